@@ -1,0 +1,290 @@
+"""``photosearch``: the headless command line over the engine.
+
+Exit codes: 0 ok, 1 failure (one line on stderr says why), 2 usage error, 130 interrupted.
+The ``--json`` output is a stable schema, documented in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from datetime import datetime, time as dtime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .engine.catalog import CatalogError
+from .engine.library import Library, LibraryError
+from .engine.loader import LoadError
+from .engine.lock import LibraryBusy
+from .engine.models import DEFAULT_MODEL, MODELS, ModelError
+from .engine.pipeline import PipelineOptions
+from .engine.records import IndexReport, Progress, SearchFilters, SearchResult
+
+log = logging.getLogger("photosearch")
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    LibraryError, ModelError, CatalogError, LibraryBusy, LoadError, OSError,
+)
+
+
+def _parse_date(text: str, end_of_day: bool = False) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
+    if end_of_day and len(text) <= 10:  # a bare date: --to includes that whole day
+        value = datetime.combine(value.date(), dtime(23, 59, 59))
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("library", type=Path, help="the photo folder")
+    p.add_argument("--model", help=f"model name (default: the library's, else {DEFAULT_MODEL}); see 'photosearch models'")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--weights", type=Path, help="local CLIP checkpoint instead of downloading")
+    p.add_argument("--data-dir", type=Path, help="where the index lives (default: per-user data dir; env PHOTOSEARCH_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photosearch", description="Search your own photos by what they look like. Nothing leaves your machine."
+    )
+    parser.add_argument("--version", action="version", version=f"photosearch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", help="scan the folder and index new, changed, moved and deleted photos")
+    _common(p)
+    p.add_argument("--workers", type=int, help="decode threads (default: one per CPU core)")
+    p.add_argument("--batch-size", type=int, default=PipelineOptions.batch_size, help="photos per model batch")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("search", help="find photos that look like an image, a library photo, or words")
+    _common(p)
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--image", type=Path, help="an image file, inside the library or not")
+    q.add_argument("--photo", help="a library photo (relative path or id): more like this")
+    q.add_argument("--text", help='words, e.g. "dog on a beach" (CLIP models)')
+    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--folder", default="", help="only this sub-folder of the library (and below)")
+    p.add_argument("--from", dest="date_from", type=_parse_date, help="taken on or after YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", type=lambda s: _parse_date(s, end_of_day=True), help="taken on or before YYYY-MM-DD")
+    p.add_argument("--include-undated", action="store_true", help="keep photos without a date when a date filter is set")
+    p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
+
+    p = sub.add_parser("status", help="what is indexed, what was skipped and why, where the index lives")
+    _common(p)
+
+    sub.add_parser("models", help="list the models you can choose")
+    return parser
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; a line every 10 s when stderr is a file."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        final = p.phase == "finishing"
+        if not final and now - self._last < (0.2 if self.tty else 10.0):
+            return
+        self._last = now
+        if p.phase == "scanning":
+            line = "Scanning the folder…"
+        else:
+            width = 30
+            filled = int(width * p.fraction)
+            eta = "--:--" if p.eta_s is None else _duration(p.eta_s)
+            line = f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.total}  {p.rate:5.1f} photos/s  ETA {eta}"
+        if self.tty:
+            sys.stderr.write("\r" + line.ljust(78) + ("\n" if final else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
+    p = r.photo
+    return {
+        "rank": rank,
+        "id": p.id,
+        "path": p.rel_path,
+        "abs_path": r.abs_path,
+        "score": round(r.score, 6),
+        "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+        "taken_source": p.taken_source,
+        "width": p.width,
+        "height": p.height,
+    }
+
+
+def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
+    return Library(
+        args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
+        readonly=readonly,
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    options = PipelineOptions(
+        batch_size=args.batch_size, **({"decode_workers": args.workers} if args.workers else {})
+    )
+    cancel = threading.Event()
+    with _open(args) as lib:
+        if lib.indexed_model and lib.indexed_model != lib.model_name:
+            print(
+                f"The library was indexed with '{lib.indexed_model}'; switching to '{lib.model_name}' "
+                "re-embeds every photo.",
+                file=sys.stderr,
+            )
+        try:
+            report = lib.index(progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options)
+        except KeyboardInterrupt:
+            print("\nInterrupted. Finished photos are saved; run the same command to resume.", file=sys.stderr)
+            return 130
+        _print_report(report, lib, args.json)
+    return 0
+
+
+def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
+    counts = lib.catalog.counts()
+    if as_json:
+        out = {k: v for k, v in report.__dict__.items() if k != "scan_problems"}
+        out["scan_problems"] = [{"path": s.rel_path, "reason": s.reason} for s in report.scan_problems]
+        out["totals"] = counts
+        print(json.dumps(out, indent=2))
+        return
+    print(
+        f"{report.added} new, {report.modified} changed, {report.moved} moved, {report.deleted} deleted, "
+        f"{report.unchanged} unchanged; embedded {report.embedded}, skipped {report.skipped} "
+        f"in {report.seconds:.1f} s."
+    )
+    if report.rebuilt_for_model:
+        print(f"The index was rebuilt for the model {report.rebuilt_for_model}.")
+    print(f"Library: {counts['indexed']} photos indexed, {counts['skipped']} skipped, {counts['pending']} pending.")
+    if counts["skipped"] or report.scan_problems:
+        print("See why files were skipped with: photosearch status", lib.root)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    filters = SearchFilters(
+        folder=args.folder, date_from=args.date_from, date_to=args.date_to, min_score=args.min_score,
+        include_undated=args.include_undated,
+    )
+    with _open(args) as lib:
+        if args.image:
+            results = lib.search_image(args.image, args.k, filters)
+        elif args.text is not None:
+            results = lib.search_text(args.text, args.k, filters)
+        else:
+            photo = lib.catalog.photo_by_path(args.photo) or (
+                lib.photo(int(args.photo)) if args.photo.isdigit() else None
+            )
+            if photo is None:
+                raise LibraryError(f"'{args.photo}' is not a photo of this library.")
+            results = lib.search_photo(photo.id, args.k, filters)
+    if args.json:
+        print(json.dumps([_result_json(i + 1, r) for i, r in enumerate(results)], indent=2))
+    elif not results:
+        print("No photos match." + (" Try clearing the filters." if filters.active else ""))
+    else:
+        for i, r in enumerate(results, 1):
+            date = r.photo.taken_at.date().isoformat() if r.photo.taken_at else "no date"
+            print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open(args, readonly=False) as lib:
+        st = lib.status()
+    spec = MODELS.get(st.model or "")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "library": st.root,
+                    "data_dir": st.data_dir,
+                    "model": st.model,
+                    "model_identity": st.model_identity,
+                    "total": st.total,
+                    "indexed": st.indexed,
+                    "pending": st.pending,
+                    "skipped_count": len(st.skipped),
+                    "skipped": [{"path": s.rel_path, "reason": s.reason} for s in st.skipped],
+                    "last_indexed_at": st.last_indexed_at.isoformat(timespec="seconds") if st.last_indexed_at else None,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"Library:   {st.root}")
+    print(f"Index:     {st.data_dir}")
+    print(f"Model:     {st.model or '(not indexed yet)'}" + (f" — {spec.description}" if spec else ""))
+    print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped")
+    if st.last_indexed_at:
+        print(f"Updated:   {st.last_indexed_at:%Y-%m-%d %H:%M}")
+    if st.skipped:
+        print("\nSkipped files:")
+        for s in st.skipped:
+            print(f"  {s.rel_path}: {s.reason}")
+    return 0
+
+
+def cmd_models(_: argparse.Namespace) -> int:
+    for spec in MODELS.values():
+        size = "ships with the app" if spec.download_mb == 0 else f"{spec.download_mb} MB download"
+        text = "photo + text search" if spec.supports_text else "photo search only"
+        default = " (default)" if spec.name == DEFAULT_MODEL else ""
+        print(f"{spec.name:20s} {spec.description}; {text}; {size}{default}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as exc:
+        if verbose:
+            log.exception("failed")
+        print(f"photosearch: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the contract is one line and exit 1, never a traceback
+        log.debug("unexpected failure", exc_info=True)
+        if verbose:
+            log.exception("unexpected failure")
+        print(f"photosearch: error: unexpected {type(exc).__name__}: {_one_line(exc)} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

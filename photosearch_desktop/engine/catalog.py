@@ -1,0 +1,461 @@
+"""The catalog: photos, their metadata and their vectors, in one SQLite file.
+
+SQLite is the source of truth. The FAISS file next to it is a cache rebuilt from here when
+stale. Every batch of changes is one transaction, and a photo is marked ``indexed`` in the same
+transaction that stores its vector, so a crash at any moment leaves a consistent catalog:
+``indexed`` photos have vectors, and ``pending`` ones are simply embedded by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .records import PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+
+log = logging.getLogger(__name__)
+
+# Each entry migrates the schema from version i to i+1; the version lives in PRAGMA user_version.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        rel_path TEXT NOT NULL UNIQUE,
+        folder TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        fingerprint TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'skipped')),
+        error TEXT,
+        width INTEGER,
+        height INTEGER,
+        taken_at TEXT,
+        taken_source TEXT,
+        camera_make TEXT,
+        camera_model TEXT,
+        gps_lat REAL,
+        gps_lon REAL,
+        format TEXT,
+        indexed_at REAL
+    );
+    CREATE INDEX photos_folder ON photos(folder);
+    CREATE INDEX photos_taken_at ON photos(taken_at);
+    CREATE INDEX photos_status ON photos(status);
+    CREATE INDEX photos_fingerprint ON photos(fingerprint);
+    CREATE TABLE vectors (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        vec BLOB NOT NULL
+    );
+    CREATE TABLE scan_problems (rel_path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+VECTOR_DTYPE = np.float16  # half the size of float32; retrieval scores are unaffected (README)
+
+_PHOTO_COLUMNS = (
+    "id, rel_path, folder, size, mtime_ns, width, height, taken_at, taken_source, "
+    "camera_make, camera_model, gps_lat, gps_lon, status, error"
+)
+
+# File names that are not valid UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF), which
+# SQLite cannot store. They are kept as private-use code points instead: reversible, and no
+# real file name uses them.
+_TO_DB = {0xDC00 + b: 0x10FF00 + b for b in range(0x80, 0x100)}
+_FROM_DB = {v: k for k, v in _TO_DB.items()}
+
+
+def path_to_db(rel: str) -> str:
+    return rel if rel.isascii() else rel.translate(_TO_DB)
+
+
+def path_from_db(rel: str) -> str:
+    return rel if rel.isascii() else rel.translate(_FROM_DB)
+
+
+def folder_of(rel: str) -> str:
+    return rel.rpartition("/")[0]
+
+
+class CatalogError(RuntimeError):
+    """The catalog cannot be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    id: int
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    status: str
+
+
+def _dt_to_db(value: datetime | None) -> str | None:
+    return value.isoformat(sep=" ", timespec="seconds") if value else None
+
+
+def _dt_from_db(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _row_to_record(row: sqlite3.Row | tuple) -> PhotoRecord:
+    return PhotoRecord(
+        id=row[0],
+        rel_path=path_from_db(row[1]),
+        folder=path_from_db(row[2]),
+        size=row[3],
+        mtime_ns=row[4],
+        width=row[5],
+        height=row[6],
+        taken_at=_dt_from_db(row[7]),
+        taken_source=row[8],
+        camera_make=row[9],
+        camera_model=row[10],
+        gps_lat=row[11],
+        gps_lon=row[12],
+        status=row[13],
+        error=row[14],
+    )
+
+
+class Catalog:
+    """Thread-safe access to one library's catalog file (one connection per thread)."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not self.readonly:
+            # WAL lets searches read while indexing writes; NORMAL sync in WAL mode keeps the
+            # database consistent after a crash (at worst the last transaction is lost).
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise CatalogError(f"Cannot open the catalog {self.path}: {exc}") from exc
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CatalogError(
+                    f"The catalog {self.path} was written by a newer PhotoSearch "
+                    f"(schema {version}, this version knows {SCHEMA_VERSION}). Update the app."
+                )
+            if version == SCHEMA_VERSION:
+                if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    raise CatalogError(f"The catalog {self.path} is damaged.")
+                return
+            if self.readonly:
+                raise CatalogError(f"The catalog {self.path} needs an upgrade but is opened read-only.")
+            for step in range(version, SCHEMA_VERSION):
+                log.info("migrating catalog %s to schema %d", self.path, step + 1)
+                with self.transaction() as tx:
+                    for statement in MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            tx.execute(statement)
+                    tx.execute(f"PRAGMA user_version = {step + 1}")
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"The catalog {self.path} is damaged or not a catalog: {exc}") from exc
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, tx: sqlite3.Connection, **values: str | int | float) -> None:
+        tx.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, str(v)) for k, v in values.items()],
+        )
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change to the set of vectors; the FAISS cache records it."""
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self, tx: sqlite3.Connection) -> None:
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # -- change detection ---------------------------------------------------------------------
+
+    def known_files(self) -> dict[str, KnownFile]:
+        rows = self.conn.execute("SELECT rel_path, id, size, mtime_ns, fingerprint, status FROM photos")
+        return {path_from_db(r[0]): KnownFile(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def apply_changes(
+        self,
+        new: Sequence[tuple[str, int, int, str | None]],
+        modified: Sequence[tuple[int, int, int, str | None]],
+        moved: Sequence[tuple[int, str, int]],
+        deleted: Sequence[int],
+        problems: Sequence[SkippedFile],
+    ) -> None:
+        """Record one scan's findings in one transaction.
+
+        ``new``: (rel_path, size, mtime_ns, fingerprint); ``modified``: (id, size, mtime_ns,
+        fingerprint); ``moved``: (id, new rel_path, mtime_ns); ``deleted``: ids.
+        """
+        with self.transaction() as tx:
+            tx.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in deleted])
+            tx.executemany(
+                "UPDATE photos SET rel_path = ?, folder = ?, mtime_ns = ? WHERE id = ?",
+                [(path_to_db(p), path_to_db(folder_of(p)), m, i) for i, p, m in moved],
+            )
+            tx.executemany("DELETE FROM vectors WHERE photo_id = ?", [(m[0],) for m in modified])
+            tx.executemany(
+                "UPDATE photos SET size = ?, mtime_ns = ?, fingerprint = ?, status = 'pending', error = NULL "
+                "WHERE id = ?",
+                [(s, m, f, i) for i, s, m, f in modified],
+            )
+            tx.executemany(
+                "INSERT INTO photos(rel_path, folder, size, mtime_ns, fingerprint, status) "
+                "VALUES (?, ?, ?, ?, ?, 'pending')",
+                [(path_to_db(p), path_to_db(folder_of(p)), s, m, f) for p, s, m, f in new],
+            )
+            tx.execute("DELETE FROM scan_problems")
+            tx.executemany(
+                "INSERT OR REPLACE INTO scan_problems(rel_path, reason) VALUES (?, ?)",
+                [(path_to_db(p.rel_path), p.reason) for p in problems],
+            )
+            if deleted or modified:
+                self._bump_generation(tx)
+
+    def pending(self) -> list[tuple[int, str]]:
+        rows = self.conn.execute("SELECT id, rel_path FROM photos WHERE status = 'pending' ORDER BY rel_path")
+        return [(r[0], path_from_db(r[1])) for r in rows]
+
+    # -- results of embedding ----------------------------------------------------------------
+
+    def store_batch(
+        self,
+        indexed: Sequence[tuple[int, np.ndarray, PhotoMeta, str | None]],
+        skipped: Sequence[tuple[int, str, str | None]],
+    ) -> None:
+        """Store vectors and metadata of embedded photos, and reasons of skipped ones.
+
+        ``indexed``: (id, vector, meta, fingerprint); ``skipped``: (id, reason, fingerprint).
+        """
+        now = time.time()
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT OR REPLACE INTO vectors(photo_id, vec) VALUES (?, ?)",
+                [(pid, np.asarray(vec, dtype=VECTOR_DTYPE).tobytes()) for pid, vec, _, _ in indexed],
+            )
+            tx.executemany(
+                "UPDATE photos SET status = 'indexed', error = NULL, width = ?, height = ?, taken_at = ?, "
+                "taken_source = ?, camera_make = ?, camera_model = ?, gps_lat = ?, gps_lon = ?, format = ?, "
+                "fingerprint = COALESCE(?, fingerprint), indexed_at = ? WHERE id = ?",
+                [
+                    (
+                        m.width,
+                        m.height,
+                        _dt_to_db(m.taken_at),
+                        m.taken_source,
+                        m.camera_make,
+                        m.camera_model,
+                        m.gps_lat,
+                        m.gps_lon,
+                        m.format,
+                        fp,
+                        now,
+                        pid,
+                    )
+                    for pid, _, m, fp in indexed
+                ],
+            )
+            tx.executemany(
+                "UPDATE photos SET status = 'skipped', error = ?, fingerprint = COALESCE(?, fingerprint), "
+                "indexed_at = ? WHERE id = ?",
+                [(reason, fp, now, pid) for pid, reason, fp in skipped],
+            )
+            if indexed:
+                self._bump_generation(tx)
+            self.set_meta(tx, last_indexed_at=now)
+
+    def reset_vectors(self, model_name: str, model_identity: str, dim: int) -> int:
+        """Forget every vector (the model changed): all photos become pending again."""
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM vectors")
+            count = tx.execute("UPDATE photos SET status = 'pending', error = NULL").rowcount
+            self.set_meta(tx, model_name=model_name, model_identity=model_identity, dim=dim)
+            self._bump_generation(tx)
+        return count
+
+    def set_model(self, model_name: str, model_identity: str, dim: int) -> None:
+        with self.transaction() as tx:
+            self.set_meta(tx, model_name=model_name, model_identity=model_identity, dim=dim)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def vectors(self, ids: Iterable[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids int64, float32 matrix) of indexed photos, in id order."""
+        dim = int(self.get_meta("dim") or 0)
+        if ids is None:
+            rows = self.conn.execute("SELECT photo_id, vec FROM vectors ORDER BY photo_id").fetchall()
+        else:
+            wanted = list(ids)
+            rows = []
+            for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+                chunk = wanted[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows += self.conn.execute(
+                    f"SELECT photo_id, vec FROM vectors WHERE photo_id IN ({marks})", chunk
+                ).fetchall()
+        out_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return out_ids, np.zeros((0, dim), dtype=np.float32)
+        blob = b"".join(r[1] for r in rows)
+        mat = np.frombuffer(blob, dtype=VECTOR_DTYPE).reshape(len(rows), -1).astype(np.float32)
+        return out_ids, mat
+
+    def vector_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def photos(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
+        out: dict[int, PhotoRecord] = {}
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
+                out[row[0]] = _row_to_record(row)
+        return out
+
+    def photo(self, photo_id: int) -> PhotoRecord | None:
+        return self.photos([photo_id]).get(photo_id)
+
+    def photo_by_path(self, rel_path: str) -> PhotoRecord | None:
+        row = self.conn.execute(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE rel_path = ?", (path_to_db(rel_path),)
+        ).fetchone()
+        return _row_to_record(row) if row else None
+
+    def filtered_ids(self, filters: SearchFilters) -> np.ndarray:
+        """Ids of indexed photos that pass the folder and date filters."""
+        where, params = ["status = 'indexed'"], []
+        folder = path_to_db(filters.folder.strip("/"))
+        if folder:
+            where.append("(folder = ? OR folder LIKE ? ESCAPE '\\')")
+            params += [folder, _like_escape(folder) + "/%"]
+        date_clauses = []
+        if filters.date_from is not None:
+            date_clauses.append("taken_at >= ?")
+            params.append(_dt_to_db(filters.date_from))
+        if filters.date_to is not None:
+            date_clauses.append("taken_at <= ?")
+            params.append(_dt_to_db(filters.date_to))
+        if date_clauses:
+            dated = " AND ".join(date_clauses)
+            where.append(f"(({dated}) OR taken_at IS NULL)" if filters.include_undated else f"({dated})")
+        sql = f"SELECT id FROM photos WHERE {' AND '.join(where)}"
+        return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
+
+    def folders(self) -> list[str]:
+        """Every folder holding photos, and their parents, sorted."""
+        names = {path_from_db(r[0]) for r in self.conn.execute("SELECT DISTINCT folder FROM photos")}
+        out = set()
+        for name in names:
+            while name:
+                out.add(name)
+                name = folder_of(name)
+        return sorted(out)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"indexed": 0, "pending": 0, "skipped": 0}
+        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM photos GROUP BY status"):
+            counts[status] = n
+        return counts
+
+    def has_scan_problems(self) -> bool:
+        return self.conn.execute("SELECT EXISTS(SELECT 1 FROM scan_problems)").fetchone()[0] == 1
+
+    def skipped(self) -> list[SkippedFile]:
+        rows = self.conn.execute(
+            "SELECT rel_path, error FROM photos WHERE status = 'skipped' "
+            "UNION ALL SELECT rel_path, reason FROM scan_problems ORDER BY 1"
+        )
+        return [SkippedFile(path_from_db(r[0]), r[1] or "Unknown problem") for r in rows]
+
+    def consistency_problems(self) -> list[str]:
+        """Invariants a crash must never break; an empty list means consistent."""
+        checks = {
+            "vector without a photo": "SELECT COUNT(*) FROM vectors v LEFT JOIN photos p ON p.id = v.photo_id "
+            "WHERE p.id IS NULL",
+            "photo marked indexed without a vector": "SELECT COUNT(*) FROM photos p LEFT JOIN vectors v "
+            "ON v.photo_id = p.id WHERE p.status = 'indexed' AND v.photo_id IS NULL",
+            "vector of a photo not marked indexed": "SELECT COUNT(*) FROM vectors v JOIN photos p "
+            "ON p.id = v.photo_id WHERE p.status != 'indexed'",
+        }
+        out = []
+        for label, sql in checks.items():
+            n = self.conn.execute(sql).fetchone()[0]
+            if n:
+                out.append(f"{n} {label}")
+        return out

@@ -1,0 +1,57 @@
+"""The one interface every image model implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+
+class ModelError(RuntimeError):
+    """A model could not be loaded or used; the message is meant for the user."""
+
+
+class TextNotSupported(ModelError):
+    """The model has no text tower, so text queries are impossible."""
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class Embedder(ABC):
+    """Turns images (and, if ``supports_text``, text) into L2-normalised float32 vectors.
+
+    ``preprocess`` is pure PIL/NumPy and thread-safe, so the indexing pipeline runs it in its
+    decode threads; ``encode_arrays`` runs the network on a stacked batch.
+    """
+
+    name: str  # registry name, e.g. "efficientnet-lite2"
+    identity: str  # exact weights the vectors come from; vectors of two identities never mix
+    dim: int
+    supports_text: bool = False
+    input_size: int  # square side the network sees; the loader decodes JPEGs no smaller
+    device: str = "cpu"
+
+    @abstractmethod
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """RGB image -> float32 array (3, input_size, input_size)."""
+
+    @abstractmethod
+    def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, 3, S, S) -> float32 (N, dim), L2-normalised."""
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.encode_arrays(np.stack([self.preprocess(im) for im in images]))
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        raise TextNotSupported(
+            f"The model '{self.name}' understands images only, so it cannot search by text. "
+            "Choose a CLIP model (for example clip-vit-b-32) to search with words."
+        )

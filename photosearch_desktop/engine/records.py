@@ -1,0 +1,128 @@
+"""Plain records passed between the engine's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    """What we know about a photo besides its pixels.
+
+    ``width``/``height`` are after EXIF orientation is applied. ``taken_at`` is naive local
+    time (EXIF has no time zone); ``taken_source`` says where it came from:
+    ``"exif-original"`` (DateTimeOriginal), ``"exif-datetime"`` (DateTime) or ``"file-mtime"``.
+    """
+
+    width: int
+    height: int
+    taken_at: datetime | None = None
+    taken_source: str = "file-mtime"
+    camera_make: str | None = None
+    camera_model: str | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Indexing progress, reported after every batch."""
+
+    done: int
+    total: int
+    rate: float  # photos per second over the run so far
+    eta_s: float | None
+    phase: str = "embedding"  # "scanning" | "embedding" | "finishing"
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total == 0 else min(1.0, self.done / self.total)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restricts a search. ``folder`` is a library-relative subtree ("" = everything)."""
+
+    folder: str = ""
+    date_from: datetime | None = None
+    date_to: datetime | None = None  # inclusive
+    min_score: float | None = None
+    # Photos with no capture date are kept by a date filter only when asked to.
+    include_undated: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(self.folder) or self.date_from is not None or self.date_to is not None
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """One photo of the catalog."""
+
+    id: int
+    rel_path: str
+    folder: str
+    size: int
+    mtime_ns: int
+    width: int | None
+    height: int | None
+    taken_at: datetime | None
+    taken_source: str | None
+    camera_make: str | None
+    camera_model: str | None
+    gps_lat: float | None
+    gps_lon: float | None
+    status: str  # "pending" | "indexed" | "skipped"
+    error: str | None
+
+    @property
+    def camera(self) -> str | None:
+        parts = [p for p in (self.camera_make, self.camera_model) if p]
+        if len(parts) == 2 and parts[1].lower().startswith(parts[0].lower()):
+            return parts[1]  # "Canon" + "Canon EOS 40D" reads better as the model alone
+        return " ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    photo: PhotoRecord
+    score: float
+    abs_path: str
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    rel_path: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    """What one ``index`` run did."""
+
+    added: int = 0
+    modified: int = 0
+    moved: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    cancelled: bool = False
+    rebuilt_for_model: str | None = None
+    seconds: float = 0.0
+    scan_problems: list[SkippedFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    root: str
+    data_dir: str
+    model: str | None
+    model_identity: str | None
+    total: int
+    indexed: int
+    pending: int
+    skipped: list[SkippedFile]
+    last_indexed_at: datetime | None

@@ -1,0 +1,123 @@
+"""Walks a library folder and finds its photos, without opening any of them.
+
+A walk only stats files; contents are read (a few bytes to sniff, 128 KiB to fingerprint)
+only for files that are new or changed, so re-scanning an unchanged library stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .records import SkippedFile
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    "jpg jpeg jpe jfif png gif bmp dib webp tif tiff heic heif hif avif mpo "
+    # Camera RAW: the loader indexes the embedded preview where Pillow can read one, and
+    # otherwise reports the file, so RAW-only shoots are never silently missing.
+    "dng cr2 nef arw orf rw2 raf pef srw".split()
+)
+# Never photos of the library: sidecars and common non-image files, skipped without a look.
+IGNORED_EXTENSIONS = frozenset(
+    "aae xmp json thm xml txt md pdf ini db lnk url "
+    "mov mp4 m4v avi mkv mts m2ts 3gp wmv webm mp3 wav m4a aac "
+    "zip rar 7z gz tar psd xcf svg ds_store".split()
+)
+
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def sniff_image(head: bytes) -> bool:
+    """True when the first bytes look like an image format we can decode."""
+    return (
+        head.startswith(b"\xff\xd8\xff")
+        or head.startswith(b"\x89PNG\r\n\x1a\n")
+        or head[:6] in (b"GIF87a", b"GIF89a")
+        or head.startswith(b"BM")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[:4] in (b"II*\x00", b"MM\x00*")
+        or (head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS)
+    )
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanResult:
+    files: dict[str, FileStat] = field(default_factory=dict)  # library-relative POSIX path -> stat
+    problems: list[SkippedFile] = field(default_factory=list)  # unreadable folders, broken links
+
+
+def _is_candidate(name: str, path: str, known: bool) -> bool:
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    if ext in IMAGE_EXTENSIONS or known:
+        return True
+    if ext in IGNORED_EXTENSIONS:
+        return False
+    # Unknown or missing extension: decide by content (e.g. a JPEG saved without ".jpg").
+    try:
+        with open(path, "rb") as fh:
+            return sniff_image(fh.read(16))
+    except OSError:
+        return False
+
+
+def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> ScanResult:
+    """Find every photo under ``root``.
+
+    Hidden files and folders (name starting with ".") are not part of the library. Symbolic
+    links are followed, but each real folder is visited once, so link loops are harmless.
+    ``known`` holds paths already in the catalog: they are not sniffed again.
+    """
+    result = ScanResult()
+    root = Path(root)
+    try:
+        st = root.stat()
+    except OSError as exc:
+        raise FileNotFoundError(f"The library folder {root} cannot be opened: {exc.strerror or exc}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(f"{root} is not a folder")
+    visited = {(st.st_dev, st.st_ino)}
+    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
+    while stack:
+        dir_path, rel_dir = stack.pop()
+        try:
+            it = os.scandir(dir_path)
+        except OSError as exc:
+            result.problems.append(SkippedFile(rel_dir or ".", f"Folder cannot be read: {exc.strerror or exc}"))
+            continue
+        with it:
+            for entry in it:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                try:
+                    if entry.is_dir():  # follows links
+                        est = entry.stat()
+                        key = (est.st_dev, est.st_ino)
+                        if key not in visited:
+                            visited.add(key)
+                            stack.append((entry.path, rel))
+                        continue
+                    if not entry.is_file():
+                        if entry.is_symlink():
+                            result.problems.append(SkippedFile(rel, "Broken link: its target does not exist"))
+                        continue
+                    if not _is_candidate(name, entry.path, rel in known):
+                        continue
+                    est = entry.stat()
+                except OSError as exc:
+                    result.problems.append(SkippedFile(rel, f"Cannot be read: {exc.strerror or exc}"))
+                    continue
+                result.files[rel] = FileStat(est.st_size, est.st_mtime_ns)
+    return result
