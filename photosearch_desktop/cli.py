@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--workers", type=int, help="decode threads (default: one per CPU core)")
     p.add_argument("--batch-size", type=int, default=PipelineOptions.batch_size, help="photos per model batch")
+    p.add_argument(
+        "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", help="find photos that look like an image, a library photo, or words")
@@ -146,7 +149,9 @@ def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
 
 def cmd_index(args: argparse.Namespace) -> int:
     options = PipelineOptions(
-        batch_size=args.batch_size, **({"decode_workers": args.workers} if args.workers else {})
+        batch_size=args.batch_size,
+        commit_every=args.commit_every,
+        **({"decode_workers": args.workers} if args.workers else {}),
     )
     cancel = threading.Event()
     with _open(args) as lib:

@@ -413,7 +413,8 @@ class Catalog:
             params.append(_dt_to_db(filters.date_to))
         if date_clauses:
             dated = " AND ".join(date_clauses)
-            where.append(f"(({dated}) OR taken_at IS NULL)" if filters.include_undated else f"({dated})")
+            undated = "taken_at IS NULL OR taken_source = 'file-mtime'"
+            where.append(f"(({dated}) OR {undated})" if filters.include_undated else f"({dated})")
         sql = f"SELECT id FROM photos WHERE {' AND '.join(where)}"
         return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
 

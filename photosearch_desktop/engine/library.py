@@ -140,7 +140,9 @@ class Library:
             self._sync_index_generation()
 
         jobs = self.catalog.pending()
-        if not jobs and (same_model or self.indexed_model is None):
+        # A registry name pins its weights; an explicit weights file may differ from the
+        # one indexed, so then the model is loaded to compare identities.
+        if not jobs and (self.indexed_model is None or (same_model and self.weights is None)):
             self._sync_index_generation()
             self._save_index()
             return report

@@ -49,7 +49,9 @@ class SearchFilters:
     date_from: datetime | None = None
     date_to: datetime | None = None  # inclusive
     min_score: float | None = None
-    # Photos with no capture date are kept by a date filter only when asked to.
+    # A date range applies to every photo's date, including dates guessed from the file's
+    # modification time; with include_undated, photos without a camera date (only that
+    # guess) are kept whatever their file date.
     include_undated: bool = False
 
     @property

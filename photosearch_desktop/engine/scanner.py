@@ -12,37 +12,20 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .formats import NOT_PHOTOS, RAW_EXTENSIONS, sniff
 from .records import SkippedFile
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset(
-    "jpg jpeg jpe jfif png gif bmp dib webp tif tiff heic heif hif avif mpo "
-    # Camera RAW: the loader indexes the embedded preview where Pillow can read one, and
-    # otherwise reports the file, so RAW-only shoots are never silently missing.
-    "dng cr2 nef arw orf rw2 raf pef srw".split()
-)
+    "jpg jpeg jpe jfif png gif bmp dib webp tif tiff heic heif hif avif mpo".split()
+) | RAW_EXTENSIONS  # the loader explains why RAW is skipped
 # Never photos of the library: sidecars and common non-image files, skipped without a look.
 IGNORED_EXTENSIONS = frozenset(
     "aae xmp json thm xml txt md pdf ini db lnk url "
     "mov mp4 m4v avi mkv mts m2ts 3gp wmv webm mp3 wav m4a aac "
     "zip rar 7z gz tar psd xcf svg ds_store".split()
 )
-
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
-
-
-def sniff_image(head: bytes) -> bool:
-    """True when the first bytes look like an image format we can decode."""
-    return (
-        head.startswith(b"\xff\xd8\xff")
-        or head.startswith(b"\x89PNG\r\n\x1a\n")
-        or head[:6] in (b"GIF87a", b"GIF89a")
-        or head.startswith(b"BM")
-        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-        or head[:4] in (b"II*\x00", b"MM\x00*")
-        or (head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS)
-    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +49,8 @@ def _is_candidate(name: str, path: str, known: bool) -> bool:
     # Unknown or missing extension: decide by content (e.g. a JPEG saved without ".jpg").
     try:
         with open(path, "rb") as fh:
-            return sniff_image(fh.read(16))
+            kind = sniff(fh.read(32))
+        return kind is not None and kind not in NOT_PHOTOS
     except OSError:
         return False
 
