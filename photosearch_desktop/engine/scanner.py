@@ -18,7 +18,7 @@ from .records import SkippedFile
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset(
-    "jpg jpeg jpe jfif png gif bmp dib webp tif tiff heic heif hif avif mpo".split()
+    "jpg jpeg jpe jfif png gif bmp dib webp tif tiff heic heif hif avif mpo ppm pgm pbm pnm".split()
 ) | RAW_EXTENSIONS  # the loader explains why RAW is skipped
 # Never photos of the library: sidecars and common non-image files, skipped without a look.
 IGNORED_EXTENSIONS = frozenset(

@@ -1,0 +1,87 @@
+"""The ``photosearch`` command line: output schema, exit codes, data location."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imagegen import random_bytes
+from libgen import LAYOUT, make_library, near_copy, picture
+from photosearch_desktop.cli import main
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, tiny_clip, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, list[str]]:  # type: ignore[no-untyped-def]
+    name, weights, _ = tiny_clip
+    root = make_library(tmp_path / "Pictures")
+    random_bytes(root / "broken.jpg")
+    model_args = ["--model", name, "--weights", str(weights)]
+    assert main(["index", str(root), *model_args, "-q"]) == 0
+    capsys.readouterr()
+    return root, model_args
+
+
+def test_search_json_schema(indexed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root, model_args = indexed
+    query = tmp_path / "q.jpg"
+    near_copy(picture(105)).save(query)
+    assert main(["search", str(root), *model_args, "--image", str(query), "-k", "4", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert isinstance(results, list) and len(results) == 4
+    assert set(results[0]) == {"rank", "id", "path", "abs_path", "score", "taken_at", "taken_source", "width", "height"}
+    assert results[0]["path"] == "2019/Trips/trip_05.jpg"
+    assert results[0]["abs_path"] == str(root / "2019/Trips/trip_05.jpg")
+    assert results[0]["taken_at"] == "2019-07-06T12:00:00" and results[0]["width"] == 160
+    assert [r["rank"] for r in results] == [1, 2, 3, 4]
+
+
+def test_search_filters_from_the_command_line(indexed, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root, model_args = indexed
+    args = ["search", str(root), *model_args, "--photo", "2020/home_00.jpg", "-k", "20", "--json"]
+    assert main([*args, "--folder", "2019/Trips", "--from", "2019-07-02", "--to", "2019-07-04"]) == 0
+    paths = sorted(r["path"] for r in json.loads(capsys.readouterr().out))
+    # --to is inclusive of the whole day.
+    assert paths == ["2019/Trips/trip_01.jpg", "2019/Trips/trip_02.jpg", "2019/Trips/trip_03.jpg"]
+    assert main(["search", str(root), *model_args, "--text", "dog on a beach", "-k", "3"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 3
+
+
+def test_status_json_lists_skipped_files_with_reasons(indexed, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root, model_args = indexed
+    assert main(["status", str(root), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["indexed"] == len(LAYOUT) and status["pending"] == 0 and status["skipped_count"] == 1
+    assert status["skipped"][0]["path"] == "broken.jpg" and "image" in status["skipped"][0]["reason"].lower()
+    assert status["model"] == model_args[1]
+    assert Path(status["data_dir"]).is_relative_to(data_dir)  # PHOTOSEARCH_DATA_DIR is honoured
+
+
+def test_data_dir_flag_wins_and_nothing_is_written_in_the_library(tmp_path: Path, tiny_clip, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    name, weights, _ = tiny_clip
+    root = make_library(tmp_path / "lib")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    target = tmp_path / "elsewhere"
+    assert main(["index", str(root), "--model", name, "--weights", str(weights), "--data-dir", str(target), "-q"]) == 0
+    assert list(target.glob("libraries/lib-*/catalog.sqlite"))
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_exit_codes(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["search", str(tmp_path)])  # no query given
+    assert usage.value.code == 2
+    assert "one of the arguments --image --photo --text is required" in capsys.readouterr().err
+
+    assert main(["index", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("photosearch: error:") and "does not exist" in err and "\n" not in err
+
+    root = make_library(tmp_path / "lib")
+    assert main(["search", str(root), "--image", str(root / "2020/home_00.jpg")]) == 1
+    assert "Index the folder first" in capsys.readouterr().err
+
+    assert main(["status", str(root), "--json"]) == 0 and json.loads(capsys.readouterr().out)["indexed"] == 0
+    assert main(["index", str(root), "--model", "no-such-model"]) == 1
+    assert "Unknown model 'no-such-model'" in capsys.readouterr().err
