@@ -130,8 +130,8 @@ class EfficientNetLite2Embedder(Embedder):
         """Shortest side to 260 px, centre 260x260 crop, then (x - 127) / 128 per RGB channel.
 
         Measured on ukbench-dev (500 photos, 4:3): centre crop N-S 3.922 / mAP 0.986 against
-        squashing the whole photo to 260x260 N-S 3.914 / mAP 0.985, so the crop stays (it keeps
-        the aspect ratio the network was trained on; the lost edges rarely hold the subject).
+        squashing the whole photo to 260x260 N-S 3.914 / mAP 0.985, so the crop stays: it keeps
+        objects in the proportions the network was trained on.
         """
         if image.mode != "RGB":
             image = image.convert("RGB")
