@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="scan the folder and index new, changed, moved and deleted photos")
     _common(p)
     p.add_argument("--workers", type=int, help="decode threads (default: one per CPU core)")
-    p.add_argument("--batch-size", type=int, default=PipelineOptions.batch_size, help="photos per model batch")
+    p.add_argument("--batch-size", type=int, help="photos per model batch (default: best measured for the model)")
     p.add_argument(
         "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
     )

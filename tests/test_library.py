@@ -111,7 +111,7 @@ def test_text_search_uses_the_clip_text_tower(library: Library) -> None:
 def test_text_search_on_image_only_model_says_what_to_do(tmp_path: Path, data_dir: Path) -> None:
     lib = Library(make_library(tmp_path / "lib"), data_dir=data_dir, model="efficientnet-lite2")
     lib.indexed_model = "efficientnet-lite2"  # as if indexed: the check must not need the model
-    lib.catalog.vector_count = lambda: 1  # type: ignore[method-assign]
+    lib._vector_index = lambda: [0]  # type: ignore[method-assign]
     with pytest.raises(ModelError, match="images only.*CLIP"):
         lib.search_text("dog")
 

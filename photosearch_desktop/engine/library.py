@@ -216,7 +216,9 @@ class Library:
     # -- search ------------------------------------------------------------------------------
 
     def _check_searchable(self) -> None:
-        if self.indexed_model is None or self.catalog.vector_count() == 0:
+        # The in-memory index knows its size; COUNT(*) over the vector table would cost more
+        # than the search itself.
+        if self.indexed_model is None or len(self._vector_index()) == 0:
             raise LibraryError(f"No photo of {self.root} is indexed yet. Index the folder first.")
         if self.indexed_model != self.model_name:
             raise LibraryError(

@@ -1,8 +1,11 @@
-"""Embeds pending photos: a pool of decode threads feeds batched inference.
+"""Embeds pending photos: decode threads feed batched inference on every core.
 
-Decoding (Pillow releases the GIL) and preprocessing run in worker threads; the calling
-thread stacks ready arrays into batches for the model and commits results every few hundred
-photos. A cancel or a kill loses at most the uncommitted batch, which the next run redoes.
+Decoding and preprocessing (Pillow and NumPy release the GIL) run in a pool of decode
+threads. On a CPU, inference runs as one single-threaded stream per core, each on its own
+batch: independent batches scale with the cores, where one stream with several intra-op
+threads spends time synchronising. The calling thread only routes work and commits results
+every few hundred photos, so a cancel or a kill loses at most the uncommitted batches, which
+the next run redoes.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from .records import PhotoMeta, Progress
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
+CORES = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
 class PipelineOptions:
-    batch_size: int = 32
-    decode_workers: int = max(1, min(8, os.cpu_count() or 1))
+    batch_size: int | None = None  # default: the model's cpu_batch_size on a CPU, 64 on a GPU
+    decode_workers: int = CORES
+    model_workers: int | None = None  # inference streams; default: one per core on CPU, one on a GPU
     commit_every: int = 256  # photos
     commit_seconds: float = 5.0  # or this long, whichever comes first
 
@@ -69,6 +74,69 @@ class PipelineResult:
     cancelled: bool = False
 
 
+class _Run:
+    """State of one ``embed_pending`` call."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        total: int,
+        on_committed: Callable[[np.ndarray, np.ndarray], None],
+        progress: ProgressCallback | None,
+        options: PipelineOptions,
+    ) -> None:
+        self.catalog = catalog
+        self.total = total
+        self.on_committed = on_committed
+        self.progress = progress
+        self.options = options
+        self.result = PipelineResult()
+        self.embedded: list[tuple[int, np.ndarray, PhotoMeta, str | None]] = []
+        self.skipped: list[tuple[int, str, str | None]] = []
+        self.done = 0
+        self.start = self.last_commit = time.perf_counter()
+
+    def report(self, phase: str = "embedding") -> None:
+        if self.progress is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        self.progress(Progress(done=self.done, total=self.total, rate=rate, eta_s=eta, phase=phase))
+
+    def add_batch(self, batch: list[_Decoded], vectors: np.ndarray) -> None:
+        for d, vec in zip(batch, vectors):
+            self.embedded.append((d.photo_id, vec, d.meta, d.fingerprint))  # type: ignore[arg-type]
+        self.done += len(batch)
+        self.maybe_commit()
+        self.report()
+
+    def add_skipped(self, d: _Decoded) -> None:
+        log.info("skipped photo %d: %s", d.photo_id, d.error)
+        self.skipped.append((d.photo_id, d.error or "Unknown problem", d.fingerprint))
+        self.done += 1
+
+    def maybe_commit(self) -> None:
+        pending = len(self.embedded) + len(self.skipped)
+        if pending >= self.options.commit_every or time.perf_counter() - self.last_commit >= self.options.commit_seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        if not self.embedded and not self.skipped:
+            return
+        self.catalog.store_batch(self.embedded, self.skipped)
+        if self.embedded:
+            ids = np.fromiter((e[0] for e in self.embedded), dtype=np.int64, count=len(self.embedded))
+            # The index holds exactly what SQLite holds (float16), so a rebuild changes nothing.
+            vecs = np.stack([e[1] for e in self.embedded]).astype(VECTOR_DTYPE).astype(np.float32)
+            self.on_committed(ids, vecs)
+        self.result.embedded += len(self.embedded)
+        self.result.skipped += len(self.skipped)
+        self.embedded.clear()
+        self.skipped.clear()
+        self.last_commit = time.perf_counter()
+
+
 def embed_pending(
     catalog: Catalog,
     root: Path,
@@ -84,88 +152,62 @@ def embed_pending(
     ``on_committed(ids, vectors)`` is called after each commit, so the in-memory index only
     ever holds committed vectors.
     """
-    result = PipelineResult()
-    total = len(jobs)
-    start = time.perf_counter()
-    ready: list[_Decoded] = []  # decoded, waiting for a full model batch
-    embedded: list[tuple[int, np.ndarray, PhotoMeta, str | None]] = []
-    skipped: list[tuple[int, str, str | None]] = []
-    last_commit = time.perf_counter()
-    done = 0
+    on_cpu = embedder.device == "cpu"
+    streams = options.model_workers or (CORES if on_cpu else 1)
+    batch_size = options.batch_size or (embedder.cpu_batch_size if on_cpu else 64)
+    run = _Run(catalog, len(jobs), on_committed, progress, options)
+    run.report()
+    decode_pool = ThreadPoolExecutor(max_workers=options.decode_workers, thread_name_prefix="decode")
+    model_pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
+    decoding: deque[Future[_Decoded]] = deque()
+    encoding: deque[tuple[list[_Decoded], Future[np.ndarray]]] = deque()
+    window = batch_size * (streams + 1)  # enough decoded ahead to keep every stream fed
+    job_iter = iter(jobs)
+    ready: list[_Decoded] = []
 
-    def report(phase: str = "embedding") -> None:
-        if progress is None:
-            return
-        elapsed = time.perf_counter() - start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (total - done) / rate if rate > 0 else None
-        progress(Progress(done=done, total=total, rate=rate, eta_s=eta, phase=phase))
+    def refill() -> None:
+        while len(decoding) < window:
+            job = next(job_iter, None)
+            if job is None:
+                return
+            decoding.append(decode_pool.submit(_decode, root, job[0], job[1], embedder))
 
-    def run_model() -> None:
-        nonlocal done
-        if not ready:
-            return
-        vectors = embedder.encode_arrays(np.stack([d.array for d in ready]))
-        for d, vec in zip(ready, vectors):
-            embedded.append((d.photo_id, vec, d.meta, d.fingerprint))
-        done += len(ready)
-        ready.clear()
+    def submit(batch: list[_Decoded]) -> None:
+        arrays = np.stack([d.array for d in batch])  # type: ignore[misc]
+        encoding.append((batch, model_pool.submit(embedder.encode_arrays, arrays)))
 
-    def commit() -> None:
-        nonlocal last_commit
-        if not embedded and not skipped:
-            return
-        catalog.store_batch(embedded, skipped)
-        if embedded:
-            ids = np.fromiter((e[0] for e in embedded), dtype=np.int64, count=len(embedded))
-            # The index holds exactly what SQLite holds (float16), so a rebuild changes nothing.
-            vecs = np.stack([e[1] for e in embedded]).astype(VECTOR_DTYPE).astype(np.float32)
-            on_committed(ids, vecs)
-        result.embedded += len(embedded)
-        result.skipped += len(skipped)
-        embedded.clear()
-        skipped.clear()
-        last_commit = time.perf_counter()
+    def collect(block: bool) -> None:
+        while encoding and (block or encoding[0][1].done()):
+            batch, future = encoding.popleft()
+            run.add_batch(batch, future.result())
+            block = False
 
-    report()
-    window = max(2 * options.batch_size, 4 * options.decode_workers)
-    pool = ThreadPoolExecutor(max_workers=options.decode_workers, thread_name_prefix="decode")
+    threads = max(1, CORES // streams) if on_cpu else CORES
     try:
-        pending: deque[Future[_Decoded]] = deque()
-        job_iter = iter(jobs)
-
-        def refill() -> None:
-            while len(pending) < window:
-                job = next(job_iter, None)
-                if job is None:
-                    return
-                pending.append(pool.submit(_decode, root, job[0], job[1], embedder))
-
-        refill()
-        while pending:
-            if cancel is not None and cancel.is_set():
-                result.cancelled = True
-                break
-            decoded = pending.popleft().result()
+        with embedder.cpu_threads(threads):
             refill()
-            if decoded.error is not None:
-                log.info("skipped photo %d: %s", decoded.photo_id, decoded.error)
-                skipped.append((decoded.photo_id, decoded.error, decoded.fingerprint))
-                done += 1
-            else:
-                ready.append(decoded)
-            if len(ready) >= options.batch_size:
-                run_model()
-                report()
-            if (
-                len(embedded) + len(skipped) >= options.commit_every
-                or time.perf_counter() - last_commit >= options.commit_seconds
-            ):
-                commit()
-        if not result.cancelled:
-            run_model()
-        commit()
-        report("finishing")
+            while decoding:
+                if cancel is not None and cancel.is_set():
+                    run.result.cancelled = True
+                    break
+                decoded = decoding.popleft().result()
+                refill()
+                if decoded.error is not None:
+                    run.add_skipped(decoded)
+                    run.maybe_commit()
+                else:
+                    ready.append(decoded)
+                if len(ready) >= batch_size:
+                    submit(ready)
+                    ready = []
+                collect(block=len(encoding) > streams)
+            if ready and not run.result.cancelled:
+                submit(ready)
+            while encoding:
+                collect(block=True)
+            run.commit()
+            run.report("finishing")
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return result
+        decode_pool.shutdown(wait=True, cancel_futures=True)
+        model_pool.shutdown(wait=True, cancel_futures=True)
+    return run.result

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image
@@ -36,6 +37,9 @@ class Embedder(ABC):
     supports_text: bool = False
     input_size: int  # square side the network sees; the loader decodes JPEGs no smaller
     device: str = "cpu"
+    # Photos per batch on a CPU, measured per model (scripts/bench_index.py): past this the
+    # activations outgrow the cache and each photo costs more, not less.
+    cpu_batch_size: int = 16
 
     @abstractmethod
     def preprocess(self, image: Image.Image) -> np.ndarray:
@@ -44,6 +48,18 @@ class Embedder(ABC):
     @abstractmethod
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 3, S, S) -> float32 (N, dim), L2-normalised."""
+
+    @contextmanager
+    def cpu_threads(self, n: int) -> Iterator[None]:
+        """Run the network with ``n`` intra-op threads for a while (torch's setting is global)."""
+        import torch
+
+        old = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:

@@ -1,0 +1,232 @@
+"""Indexing speed: end to end vs the machine's limit, and re-indexing an unchanged library.
+
+throughput: the limit is computed from the same run's decode-only and model-only costs,
+measured single-threaded (CPU seconds of work per photo), spread over all cores:
+    limit = cores / (decode_s + model_s)        [photos/s]
+End to end is a real `Library.index()` on a fresh catalog (scan excluded, model load excluded).
+
+rescan: a library of N small generated files, indexed once (vectors written straight into the
+catalog: embedding 100,000 files is not what is measured), then `photosearch index` run again
+as a user would, in a fresh process, timed wall to wall.
+
+    python scripts/bench_index.py throughput --photos small --count 300
+    python scripts/bench_index.py throughput --photos 12mp --count 40
+    python scripts/bench_index.py rescan --files 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import benchutil  # noqa: F401  (puts the package on sys.path)
+import numpy as np
+from PIL import Image
+
+SHARED = Path(os.environ.get("PHOTOSEARCH_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
+WORK = Path(tempfile.gettempdir()) / "photosearch-bench"
+
+
+def _sources() -> list[Path]:
+    for sub in ("ukbench-dev/images", "library-dev/photos"):
+        found = sorted((SHARED / "data" / sub).rglob("*.jpg"))
+        if found:
+            return found
+    return []
+
+
+def small_photos(count: int) -> list[Path]:
+    """Real 320x240 UKBench photos when available, else generated pictures of that size."""
+    real = _sources()
+    if real and real[0].parent.name == "images":
+        return real[:count]
+    out = WORK / "small"
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        p = out / f"s{i:05d}.jpg"
+        if not p.exists():
+            Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(p, quality=90)
+        paths.append(p)
+    return paths
+
+
+def twelve_mp_photos(count: int) -> list[Path]:
+    """4000x3000 JPEGs made from real photos, upscaled, with sensor-like noise so they
+    compress like camera files (3-5 MB) rather than like smooth upscales."""
+    out = WORK / "12mp"
+    out.mkdir(parents=True, exist_ok=True)
+    sources = _sources() or small_photos(count)
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(count):
+        p = out / f"m{i:04d}.jpg"
+        if not p.exists():
+            im = Image.open(sources[i % len(sources)]).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+            a = np.asarray(im, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
+            Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(p, quality=92)
+        paths.append(p)
+    return paths
+
+
+def throughput(args: argparse.Namespace) -> None:
+    import torch
+
+    from photosearch_desktop.engine.fingerprint import fingerprint
+    from photosearch_desktop.engine.library import Library
+    from photosearch_desktop.engine.loader import load_image
+    from photosearch_desktop.engine.models import create_embedder
+    from photosearch_desktop.engine.pipeline import PipelineOptions
+
+    photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
+    cores = os.cpu_count() or 1
+    embedder = create_embedder(args.model, device="cpu")
+
+    # Decode-only: what a decode thread does per photo (fingerprint, decode, preprocess).
+    arrays = []
+    t0 = time.thread_time()
+    for p in photos:
+        fingerprint(p)
+        arrays.append(embedder.preprocess(load_image(p, min_side=embedder.input_size).image))
+    decode_s = (time.thread_time() - t0) / len(photos)
+
+    # Model-only, one thread: the CPU work of inference per photo.
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    batch = args.batch_size or embedder.cpu_batch_size
+    embedder.encode_arrays(np.stack(arrays[:batch]))  # warm-up
+    t0 = time.perf_counter()
+    for i in range(0, len(arrays), batch):
+        embedder.encode_arrays(np.stack(arrays[i : i + batch]))
+    model_s = (time.perf_counter() - t0) / len(arrays)
+    torch.set_num_threads(default_threads)
+    limit = cores / (decode_s + model_s)
+
+    # End to end through the real pipeline, on a copy so the catalog is fresh.
+    lib_dir = WORK / f"lib-{args.photos}"
+    shutil.rmtree(lib_dir, ignore_errors=True)
+    lib_dir.mkdir(parents=True)
+    for p in photos:
+        os.symlink(p, lib_dir / p.name)
+    data_dir = WORK / f"data-{args.photos}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    lib = Library(lib_dir, data_dir=data_dir, model=args.model, device="cpu")
+    lib._embedder = embedder  # already loaded: model load is not indexing
+    marks: dict[str, float] = {}
+
+    def progress(p) -> None:  # type: ignore[no-untyped-def]
+        if p.phase == "embedding":
+            marks.setdefault("start", time.perf_counter())
+        elif p.phase == "finishing":
+            marks["end"] = time.perf_counter()
+
+    options = PipelineOptions(batch_size=batch, **({"decode_workers": args.workers} if args.workers else {}))
+    report = lib.index(progress=progress, options=options)
+    e2e = report.embedded / (marks["end"] - marks["start"])
+    lib.close()
+
+    row = {
+        "photos": f"{args.photos} ({Image.open(photos[0]).size[0]}x{Image.open(photos[0]).size[1]})",
+        "count": len(photos),
+        "model": args.model,
+        "decode_ms": decode_s * 1000,
+        "model_ms_1thread": model_s * 1000,
+        "limit_img_s": limit,
+        "end_to_end_img_s": e2e,
+        "of_limit": e2e / limit,
+    }
+    benchutil.report(
+        "bench_index throughput",
+        [row],
+        {
+            "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "torch_threads": default_threads},
+            "note": "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
+        },
+    )
+
+
+def rescan(args: argparse.Namespace) -> None:
+    from photosearch_desktop.engine.library import Library
+    from photosearch_desktop.engine.records import PhotoMeta
+
+    root = WORK / f"rescan-{args.files}"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        WORK.mkdir(parents=True, exist_ok=True)
+        buf = WORK / "tiny.jpg"
+        Image.new("RGB", (8, 8), (120, 80, 40)).save(buf)
+        data = buf.read_bytes()
+        for i in range(args.files):
+            d = root / f"{i // 1000:03d}" / f"{(i // 100) % 10}"
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"IMG_{i:06d}.jpg").write_bytes(data)
+        (root / ".complete").write_text("")  # hidden: not part of the library
+    data_dir = WORK / f"rescan-data-{args.files}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    lib = Library(root, data_dir=data_dir, model="efficientnet-lite2")
+    from photosearch_desktop.engine.changes import detect_changes
+    from photosearch_desktop.engine.scanner import scan_library
+
+    t0 = time.perf_counter()
+    scan = scan_library(root)
+    first_scan = time.perf_counter() - t0
+    changes = detect_changes(root, scan, {})
+    lib.catalog.apply_changes(changes.new, [], [], [], [])
+    lib.catalog.set_model("efficientnet-lite2", "bench-vectors", 1280)
+    rng = np.random.default_rng(0)
+    pending = lib.catalog.pending()
+    for i in range(0, len(pending), 5000):
+        chunk = pending[i : i + 5000]
+        vecs = rng.standard_normal((len(chunk), 1280)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        lib.catalog.store_batch([(pid, v, PhotoMeta(8, 8), None) for (pid, _), v in zip(chunk, vecs)], [])
+    lib.close()
+
+    env = {**os.environ, "PHOTOSEARCH_DATA_DIR": str(data_dir)}
+    cmd = [sys.executable, "-m", "photosearch_desktop", "index", str(root), "-q"]
+    walls = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        walls.append(time.perf_counter() - t0)
+    assert f"{args.files} unchanged" in out.stdout, out.stdout
+    benchutil.report(
+        "bench_index rescan (unchanged library)",
+        [
+            {
+                "files": args.files,
+                "first_scan_s": first_scan,
+                "reindex_cli_wall_s_median": float(np.median(walls)),
+                "reindex_cli_wall_s_max": max(walls),
+                "runs": args.repeat,
+            }
+        ],
+        {"note": "wall time of `photosearch index LIB` in a fresh process, Python start-up and imports included"},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--photos", choices=["small", "12mp"], default="small")
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--model", default="efficientnet-lite2")
+    p.add_argument("--batch-size", type=int, help="default: the model's cpu_batch_size")
+    p.add_argument("--workers", type=int)
+    p = sub.add_parser("rescan")
+    p.add_argument("--files", type=int, default=100_000)
+    p.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    {"throughput": throughput, "rescan": rescan}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
