@@ -1,0 +1,92 @@
+"""Plain records passed between the window and its worker threads."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from PySide6.QtGui import QImage
+
+if TYPE_CHECKING:
+    from ..engine.library import Library
+    from ..engine.records import IndexReport, SearchFilters
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    root: Path
+    data_dir: Path | None
+    # Use exactly this model (asked for on the command line, or confirmed in Settings);
+    # switching an indexed library to another model re-indexes it.
+    model: str | None = None
+    # The model for a library that was never indexed; an indexed one keeps its own.
+    default_model: str | None = None
+    device: str | None = None
+    weights: Path | None = None
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    """What the window shows about an open library; gathered in a worker thread."""
+
+    root: Path
+    model_name: str
+    indexed_model: str | None
+    supports_text: bool
+    thumbnails_dir: Path
+    folders: list[str]
+    indexed: int
+    pending: int
+    skipped: int
+    notices: tuple[str, ...] = ()  # told once, e.g. that a damaged catalog was replaced
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: an image file, an in-memory image, a library photo, or words."""
+
+    kind: Literal["file", "image", "photo", "text"]
+    label: str  # what the header says the results look like
+    path: Path | None = None
+    image: QImage | None = None
+    photo_id: int | None = None
+    text: str = ""
+
+    @staticmethod
+    def from_file(path: Path) -> Query:
+        return Query("file", path.name, path=path)
+
+    @staticmethod
+    def from_image(image: QImage, label: str = "the pasted image") -> Query:
+        return Query("image", label, image=image)
+
+    @staticmethod
+    def from_photo(photo_id: int, rel_path: str, abs_path: Path) -> Query:
+        return Query("photo", rel_path, path=abs_path, photo_id=photo_id)
+
+    @staticmethod
+    def from_text(text: str) -> Query:
+        return Query("text", f"“{text}”", text=text)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    seq: int  # newer requests have higher numbers; older results are dropped
+    query: Query
+    k: int
+    filters: SearchFilters
+
+
+@dataclass(frozen=True)
+class IndexJob:
+    library: Library
+    cancel: threading.Event = field(default_factory=threading.Event)
+    batch_size: int = 16  # small batches: progress every few seconds, and a quick cancel
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    report: IndexReport
+    info: LibraryInfo

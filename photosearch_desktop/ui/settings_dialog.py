@@ -1,0 +1,115 @@
+"""Settings: library folder, model, device, results count, thumbnail size."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .settings import DEVICES, RESULTS_RANGE, THUMB_RANGE, Preferences
+
+DEVICE_LABELS = {
+    "auto": "Automatic (GPU if available)",
+    "cpu": "CPU",
+    "cuda": "NVIDIA GPU (CUDA)",
+    "mps": "Apple GPU (Metal)",
+}
+
+
+def model_note(supports_text: bool, download_mb: int) -> str:
+    size = "No download needed" if download_mb == 0 else f"Downloads about {download_mb} MB once, on first use"
+    search = "search by photo and by words" if supports_text else "search by photo only (no text search)"
+    return f"{size} · {search}."
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, prefs: Preferences, current_model: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("PhotoSearch Settings")
+        self.setObjectName("settingsDialog")
+        self.setMinimumWidth(520)
+        from ..engine.models.registry import MODELS, get_spec  # numpy: only when the dialog opens
+
+        self._specs = dict(MODELS)
+        if current_model and current_model not in self._specs:
+            self._specs[current_model] = get_spec(current_model)  # e.g. a custom clip:ARCH
+
+        self.library = QLineEdit(prefs.library, self)
+        self.library.setPlaceholderText("The folder that holds your photos")
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        library_row = QHBoxLayout()
+        library_row.addWidget(self.library, 1)
+        library_row.addWidget(browse)
+
+        self.model = QComboBox(self)
+        for name, spec in self._specs.items():
+            self.model.addItem(f"{name} — {spec.description}", name)
+        self.model.setCurrentIndex(max(0, self.model.findData(current_model)))
+        self.model_note = QLabel(self)
+        self.model_note.setWordWrap(True)
+        self.model_note.setEnabled(False)
+        self.model.currentIndexChanged.connect(self._update_note)
+
+        self.device = QComboBox(self)
+        for name in DEVICES:
+            self.device.addItem(DEVICE_LABELS[name], name)
+        self.device.setCurrentIndex(max(0, self.device.findData(prefs.device)))
+
+        self.results = QSpinBox(self)
+        self.results.setRange(*RESULTS_RANGE)
+        self.results.setSingleStep(10)
+        self.results.setValue(prefs.results_count)
+        self.results.setSuffix(" photos")
+
+        self.thumb = QSpinBox(self)
+        self.thumb.setRange(*THUMB_RANGE)
+        self.thumb.setSingleStep(16)
+        self.thumb.setValue(prefs.thumb_size)
+        self.thumb.setSuffix(" px")
+
+        form = QFormLayout()
+        form.addRow("Photo folder:", library_row)
+        form.addRow("Model:", self.model)
+        form.addRow("", self.model_note)
+        form.addRow("Device:", self.device)
+        form.addRow("Results per search:", self.results)
+        form.addRow("Thumbnail size:", self.thumb)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._update_note()
+
+    def _update_note(self) -> None:
+        spec = self._specs.get(self.model.currentData())
+        if spec is not None:
+            self.model_note.setText(model_note(spec.supports_text, spec.download_mb))
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose your photo folder", self.library.text())
+        if folder:
+            self.library.setText(folder)
+
+    def preferences(self) -> Preferences:
+        return Preferences(
+            library=self.library.text().strip(),
+            model=str(self.model.currentData() or ""),
+            device=str(self.device.currentData()),
+            results_count=self.results.value(),
+            thumb_size=self.thumb.value(),
+        )

@@ -1,0 +1,211 @@
+"""The two worker objects that run engine work on their own QThreads.
+
+* :class:`EngineWorker` opens the library, loads the model and answers queries.
+* :class:`IndexWorker` runs ``Library.index``; it has its own thread so that queries keep
+  working while a library is being indexed (the engine allows that).
+
+They talk to the window only through signals. Every engine error is turned into a plain
+:class:`~.errors.UserMessage` here, so no traceback ever reaches a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
+
+from .errors import UserMessage, describe_error
+from .heavy_imports import load_engine_modules
+from .imaging import load_for_display, pil_to_qimage, qimage_to_pil, scaled_qimage
+from .jobs import IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
+
+if TYPE_CHECKING:
+    from ..engine.library import Library
+    from ..engine.records import Progress, SearchResult
+
+log = logging.getLogger(__name__)
+
+QUERY_THUMB_SIDE = 160
+NOTHING_INDEXED_YET = UserMessage(
+    "Nothing is indexed yet",
+    "No photo of this library is indexed yet. While indexing runs, results appear as soon as "
+    "the first photos are saved (every few seconds).",
+)
+PROGRESS_INTERVAL_S = 0.1  # at most ten progress updates a second reach the GUI thread
+
+
+def library_info(lib: Library) -> LibraryInfo:
+    counts = lib.catalog.counts()
+    return LibraryInfo(
+        root=lib.root,
+        model_name=lib.model_name,
+        indexed_model=lib.indexed_model,
+        supports_text=lib.spec.supports_text,
+        thumbnails_dir=lib.dirs.thumbnails,
+        folders=lib.folders(),
+        indexed=counts["indexed"],
+        pending=counts["pending"],
+        skipped=len(lib.skipped()),
+        notices=tuple(lib.notices),
+    )
+
+
+class EngineWorker(QObject):
+    opened = Signal(object, object)  # Library, LibraryInfo
+    open_failed = Signal(object)  # UserMessage
+    model_loading = Signal()
+    model_ready = Signal()
+    model_failed = Signal(object)  # UserMessage
+    query_image = Signal(int, QImage)  # seq, thumbnail of what is searched for
+    results_ready = Signal(int, object, float)  # seq, list[SearchResult], seconds
+    query_failed = Signal(int, object, bool)  # seq, UserMessage, "retry once photos are indexed"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lib: Library | None = None
+        # Written by the GUI thread before it queues a request; a queued request older than
+        # this is skipped instead of run (plain int assignment is atomic in Python).
+        self.latest_seq = 0
+
+    @Slot(object)
+    def open_library(self, request: OpenRequest) -> None:
+        try:
+            load_engine_modules(models=False)
+            lib = self._open(request)
+            info = library_info(lib)
+        except Exception as exc:  # noqa: BLE001 - reported to the user in plain words
+            log.warning("could not open %s: %s", request.root, exc)
+            self.open_failed.emit(describe_error(exc))
+            return
+        self._lib = lib
+        self.opened.emit(lib, info)
+
+    @staticmethod
+    def _open(request: OpenRequest) -> Library:
+        from ..engine.library import Library
+
+        def make(model: str | None) -> Library:
+            return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
+                           weights=request.weights)
+
+        lib = make(request.model)
+        if request.model is None and lib.indexed_model is None and request.default_model \
+                and request.default_model != lib.model_name:
+            lib.close()  # never indexed: use the preferred model instead of the engine default
+            lib = make(request.default_model)
+        return lib
+
+    @Slot()
+    def warm_up(self) -> None:
+        """Load the model (and vector index) now, so the first query does not wait for it."""
+        if self._lib is None:
+            return
+        self.model_loading.emit()
+        started = time.perf_counter()
+        try:
+            load_engine_modules(models=True)
+            self._lib.warm_up()
+        except Exception as exc:  # noqa: BLE001
+            log.warning("model %s failed to load: %s", self._lib.model_name, exc)
+            self.model_failed.emit(describe_error(exc))
+            return
+        log.info("model %s ready in %.1f s", self._lib.model_name, time.perf_counter() - started)
+        self.model_ready.emit()
+
+    @Slot(object)
+    def search(self, request: SearchRequest) -> None:
+        if request.seq < self.latest_seq or self._lib is None:
+            return  # a newer query was asked for while this one waited
+        started = time.perf_counter()
+        try:
+            load_engine_modules(models=True)
+            self._check_model_matches()
+            results = self._run(request)
+        except Exception as exc:  # noqa: BLE001
+            log.info("query %d failed: %s", request.seq, exc)
+            if self._nothing_indexed_yet():
+                self.query_failed.emit(request.seq, NOTHING_INDEXED_YET, True)
+            else:
+                self.query_failed.emit(request.seq, describe_error(exc), False)
+            return
+        self.results_ready.emit(request.seq, results, time.perf_counter() - started)
+
+    def _nothing_indexed_yet(self) -> bool:
+        try:
+            return self._lib is not None and self._lib.catalog.counts()["indexed"] == 0
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            return False
+
+    def _check_model_matches(self) -> None:
+        from ..engine.library import LibraryError
+
+        lib = self._lib
+        assert lib is not None
+        if lib.indexed_model and lib.indexed_model != lib.model_name:
+            # The engine's own message names command-line flags; say it the window's way.
+            raise LibraryError(
+                f"This library is indexed with '{lib.indexed_model}' and is being switched to "
+                f"'{lib.model_name}'. Search again when Update index has finished."
+            )
+
+    def _run(self, request: SearchRequest) -> list[SearchResult]:
+        lib, q = self._lib, request.query
+        assert lib is not None
+        k, filters = request.k, request.filters
+        if q.kind == "text":
+            return lib.search_text(q.text, k, filters)
+        if q.kind == "image":
+            assert q.image is not None
+            self.query_image.emit(request.seq, scaled_qimage(q.image, QUERY_THUMB_SIDE))
+            return lib.search_pil(qimage_to_pil(q.image), k, filters)
+        assert q.path is not None
+        self._emit_file_thumbnail(request.seq, q.path)
+        if q.kind == "photo":
+            assert q.photo_id is not None
+            return lib.search_photo(q.photo_id, k, filters)
+        return lib.search_image(q.path, k, filters)
+
+    def _emit_file_thumbnail(self, seq: int, path: Path) -> None:
+        try:
+            image, _ = load_for_display(path, QUERY_THUMB_SIDE)
+        except Exception:  # noqa: BLE001 - the search itself reports an unreadable file
+            return
+        self.query_image.emit(seq, pil_to_qimage(image))
+
+
+class IndexWorker(QObject):
+    progress = Signal(object)  # engine Progress
+    finished = Signal(object)  # IndexOutcome
+    failed = Signal(object)  # UserMessage
+
+    @Slot(object)
+    def run(self, job: IndexJob) -> None:
+        last_emit = 0.0
+        last_phase = ""
+
+        def on_progress(p: Progress) -> None:
+            # Called by the engine after every batch; forward only what a person can read.
+            nonlocal last_emit, last_phase
+            now = time.monotonic()
+            if p.phase != last_phase or p.done >= p.total or now - last_emit >= PROGRESS_INTERVAL_S:
+                last_emit, last_phase = now, p.phase
+                self.progress.emit(p)
+
+        try:
+            load_engine_modules(models=True)
+            from ..engine.pipeline import PipelineOptions
+
+            report = job.library.index(
+                progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size)
+            )
+            info = library_info(job.library)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("indexing failed: %s", exc)
+            log.debug("indexing failure", exc_info=True)
+            self.failed.emit(describe_error(exc))
+            return
+        self.finished.emit(IndexOutcome(report, info))

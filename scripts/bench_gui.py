@@ -1,0 +1,276 @@
+"""Measure how the window feels: launch time and GUI-thread stalls.
+
+    python scripts/bench_gui.py [--library DIR | --photos N] [--launches N] [--json-out FILE]
+
+1. Launch time: ``photosearch-desktop`` is started N times as a fresh process; the time from
+   just before the process is spawned to the window's first paint is measured (the app prints
+   the paint time when ``PHOTOSEARCH_STARTUP_PROBE`` is set). Once with no library and once
+   re-opening the last library, as a second start does.
+2. Stalls: in this process, a QTimer ticks every 10 ms on the GUI thread while the window opens
+   a library and indexes it from scratch, then runs a query and loads its thumbnails, then
+   shows and scrolls 5,000 results. The lateness of each tick is how long the GUI thread could
+   not react. Phases: "open + model load" (indexing has started scanning while torch is
+   imported and the model loaded), "indexing" (photos being embedded), and the rest.
+
+Default library: the shared development photos when present (read only), else N generated
+photos in a temporary folder. Results are printed as a table and as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SHARED_LIBRARY = Path("/work/shared/data/library-dev/photos")
+TICK_MS = 10
+STALL_BUDGET_MS = 50.0
+LAUNCH_BUDGET_S = 1.0
+
+
+# -- launch time --------------------------------------------------------------------------------
+
+
+def launch_once(data_dir: Path, library: Path | None) -> float:
+    env = dict(os.environ, PHOTOSEARCH_STARTUP_PROBE="1", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
+    cmd = [sys.executable, "-m", "photosearch_desktop.ui.app", "--data-dir", str(data_dir)]
+    if library is not None:
+        cmd.append(str(library))
+    started = time.time()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    for line in proc.stdout.splitlines():
+        if line.startswith("window-painted "):
+            return float(line.split()[1]) - started
+    raise SystemExit(f"the app did not report its first paint:\n{proc.stdout}\n{proc.stderr}")
+
+
+def measure_launch(runs: int, library: Path, work: Path) -> dict[str, dict[str, float]]:
+    out = {}
+    for label, lib in (("no library", None), ("reopen library", library)):
+        data_dir = work / f"launch-{label.replace(' ', '-')}"
+        times = [launch_once(data_dir, lib) for _ in range(runs)]
+        out[label] = {"median_s": statistics.median(times), "max_s": max(times), "runs": runs}
+    return out
+
+
+# -- GUI-thread stalls --------------------------------------------------------------------------
+
+
+@dataclass
+class StallProbe:
+    """A 10 ms QTimer on the GUI thread; records how late each tick is, per phase."""
+
+    phase: str = "idle"
+    late_ms: dict[str, list[float]] = field(default_factory=dict)
+    _last: float = 0.0
+
+    def start(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self._last = time.perf_counter()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        late = max(0.0, (now - self._last) * 1000 - TICK_MS)
+        self._last = now
+        self.late_ms.setdefault(self.phase, []).append(late)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for phase, values in self.late_ms.items():
+            ordered = sorted(values)
+            out[phase] = {
+                "ticks": len(values),
+                "worst_ms": round(ordered[-1], 1),
+                "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
+                "median_ms": round(statistics.median(ordered), 2),
+                "over_50ms": sum(v > STALL_BUDGET_MS for v in values),
+            }
+        return out
+
+
+def run_event_loop_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout_s
+    loop = QEventLoop()
+    check = QTimer()
+    check.timeout.connect(lambda: (condition() or time.monotonic() > deadline) and loop.quit())
+    check.start(20)
+    if not condition():
+        loop.exec()
+    check.stop()
+    if not condition():
+        raise SystemExit(f"timed out waiting for {what}")
+
+
+def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from photosearch_desktop.engine.paths import app_dirs
+    from photosearch_desktop.ui.jobs import Query
+    from photosearch_desktop.ui.main_window import MainWindow
+    from photosearch_desktop.ui.settings import AppSettings
+
+    data_dir = work / "stall-data"
+    os.environ["PHOTOSEARCH_DATA_DIR"] = str(data_dir)
+    window = MainWindow(AppSettings(app_dirs(data_dir).config), data_dir=data_dir, model=model)
+    window.resize(1320, 820)
+    window.show()
+    probe = StallProbe()
+    probe.start()
+    facts: dict = {}
+
+    # 1. Open + index from scratch; the model loads meanwhile (first use of torch here).
+    probe.set_phase("open + model load")
+    started = time.perf_counter()
+    window.open_library(library)
+    run_event_loop_until(lambda: window.session is not None and window.session.indexing, 60, "indexing to start")
+    session = window.session
+    session.model_ready.connect(lambda: probe.set_phase("indexing") if probe.phase != "indexing" else None)
+    session.index_progress.connect(
+        lambda p: probe.set_phase("indexing") if p.phase == "embedding" and probe.phase == "open + model load" else None
+    )
+    progress_events: list[float] = []
+    session.index_progress.connect(lambda p: progress_events.append(time.perf_counter()))
+    run_event_loop_until(lambda: not session.indexing, 1800, "indexing to finish")
+    facts["photos_indexed"] = window.info.indexed if window.info else 0
+    facts["index_seconds"] = round(time.perf_counter() - started, 1)
+    facts["progress_signals"] = len(progress_events)
+
+    # 2. A query and its thumbnails.
+    probe.set_phase("query + thumbnails")
+    query = next(p for p in sorted(library.rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    t0 = time.perf_counter()
+    window.run_query(Query.from_file(query))
+    run_event_loop_until(lambda: window.result_model.rowCount() > 0, 120, "results")
+    facts["first_query_s"] = round(time.perf_counter() - t0, 3)
+    model = window.result_model
+
+    def thumbnails_ready() -> bool:
+        area = window.grid.viewport().rect()
+        rows = [r for r in range(model.rowCount()) if window.grid.visualRect(model.index(r)).intersects(area)]
+        return all(model.data(model.index(r), Qt.ItemDataRole.DecorationRole) is not None for r in rows)
+
+    run_event_loop_until(thumbnails_ready, 120, "thumbnails")
+    facts["query_and_thumbnails_s"] = round(time.perf_counter() - t0, 3)
+
+    # 3. Thousands of results: model reset and scrolling through the grid.
+    probe.set_phase("5000 results + scrolling")
+    base = [model.result(i) for i in range(model.rowCount())]
+    many = [base[i % len(base)] for i in range(5000)]
+    t0 = time.perf_counter()
+    model.set_results(many)
+    window.grid.viewport().repaint()
+    facts["show_5000_results_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    bar = window.grid.verticalScrollBar()
+    frames = []
+    for value in range(0, bar.maximum() + 1, max(1, bar.maximum() // 200)):
+        t0 = time.perf_counter()
+        bar.setValue(value)
+        window.grid.viewport().repaint()  # paint now, as a scroll step would
+        frames.append((time.perf_counter() - t0) * 1000)
+        app.processEvents()  # let the probe tick between frames (benchmark only)
+    facts["scroll_frame_worst_ms"] = round(max(frames), 1)
+    facts["scroll_frame_median_ms"] = round(statistics.median(frames), 2)
+
+    probe.set_phase("close")
+    window.close()
+    return probe.summary(), facts
+
+
+def generate_library(root: Path, count: int) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        folder = root / f"{2015 + i % 8}" / f"event{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        small = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((800, 600), Image.Resampling.BICUBIC).save(folder / f"img_{i:04d}.jpg", quality=88)
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--library", type=Path, help="photo folder to index (read only)")
+    parser.add_argument("--photos", type=int, default=200, help="generated photos when no library is given")
+    parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--model", default="efficientnet-lite2")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="photosearch-bench-"))
+    load_before = os.getloadavg()  # other processes competing for the cores skew every figure
+    library = args.library or (SHARED_LIBRARY if SHARED_LIBRARY.is_dir() else generate_library(work / "Photos", args.photos))
+    launch = measure_launch(args.launches, library, work)
+    stalls, facts = measure_stalls(library, work, args.model)
+    worst_launch = max(v["max_s"] for v in launch.values())
+    worst_indexing = stalls.get("indexing", {}).get("worst_ms", 0.0)
+    worst_model_load = stalls.get("open + model load", {}).get("worst_ms", 0.0)
+    report = {
+        "library": str(library),
+        "machine": {"cpus": os.cpu_count(), "platform": sys.platform,
+                    "load_average_before": [round(x, 2) for x in load_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "launch": launch,
+        "stalls": stalls,
+        "facts": facts,
+        "verdict": {
+            "worst_launch_s": round(worst_launch, 3),
+            "launch_under_1s": worst_launch < LAUNCH_BUDGET_S,
+            "worst_stall_indexing_ms": worst_indexing,
+            "indexing_stalls_under_50ms": worst_indexing < STALL_BUDGET_MS,
+            # The first seconds of the run, while torch is imported and the model loaded.
+            "worst_stall_model_load_ms": worst_model_load,
+        },
+    }
+
+    print(f"\nMachine: {os.cpu_count()} CPUs, load average before {load_before[0]:.2f} "
+          f"(other processes competing for the CPUs make every figure worse)")
+    print("\nLaunch (process start -> first paint of the window)")
+    print(f"  {'case':<18}{'median':>10}{'max':>10}")
+    for label, v in launch.items():
+        print(f"  {label:<18}{v['median_s']:>9.3f}s{v['max_s']:>9.3f}s")
+    print(f"\nGUI-thread stalls (lateness of a {TICK_MS} ms timer)")
+    print(f"  {'phase':<28}{'ticks':>7}{'worst':>10}{'p99':>9}{'median':>9}{'>50ms':>7}")
+    for phase, v in stalls.items():
+        print(f"  {phase:<28}{v['ticks']:>7}{v['worst_ms']:>8.1f}ms{v['p99_ms']:>7.1f}ms"
+              f"{v['median_ms']:>7.2f}ms{v['over_50ms']:>7}")
+    print(f"\nWorst launch {worst_launch:.3f} s (budget {LAUNCH_BUDGET_S} s); worst GUI stall while indexing "
+          f"{worst_indexing:.1f} ms (budget {STALL_BUDGET_MS:.0f} ms), while the model loads {worst_model_load:.1f} ms")
+    print("\nFacts")
+    for key, value in facts.items():
+        print(f"  {key:<28}{value}")
+    print("\n" + json.dumps(report, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
