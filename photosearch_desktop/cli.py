@@ -18,17 +18,19 @@ from typing import Any
 
 from . import __version__
 from .engine.catalog import CatalogError
+from .engine.duplicates import KEEPER_RULE, DuplicateGroup, DuplicateSearchError
+from .engine.evaluation import KS, EvaluationError
 from .engine.library import Library, LibraryError
 from .engine.loader import LoadError
 from .engine.lock import LibraryBusy
 from .engine.models import DEFAULT_MODEL, MODELS, ModelError
 from .engine.pipeline import PipelineOptions
-from .engine.records import IndexReport, Progress, SearchFilters, SearchResult
+from .engine.records import IndexReport, PhotoRecord, Progress, SearchFilters, SearchResult
 
 log = logging.getLogger("photosearch")
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    LibraryError, ModelError, CatalogError, LibraryBusy, LoadError, OSError,
+    LibraryError, ModelError, CatalogError, LibraryBusy, LoadError, OSError, DuplicateSearchError, EvaluationError,
 )
 
 
@@ -39,6 +41,16 @@ def _parse_date(text: str, end_of_day: bool = False) -> datetime:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (use YYYY-MM-DD)") from None
     if end_of_day and len(text) <= 10:  # a bare date: --to includes that whole day
         value = datetime.combine(value.date(), dtime(23, 59, 59))
+    return value
+
+
+def _similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a similarity between 0 and 1")
     return value
 
 
@@ -80,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", dest="date_to", type=lambda s: _parse_date(s, end_of_day=True), help="taken on or before YYYY-MM-DD")
     p.add_argument("--include-undated", action="store_true", help="keep photos without a date when a date filter is set")
     p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
+    p.add_argument(
+        "--collapse", action="store_true",
+        help="fold near-duplicates under the best-ranked of them: -k distinct pictures (JSON: 'folded' paths)",
+    )
+
+    p = sub.add_parser("dupes", help="find groups of near-duplicate photos and suggest which to keep (changes nothing)")
+    _common(p)
+    p.add_argument("--threshold", type=_similarity, help="cosine similarity 0..1 (default: the model's calibrated value)")
+    p.add_argument("--folder", default="", help="only this sub-folder of the library (and below)")
+
+    p = sub.add_parser("eval", help="measure search quality against known groups of related photos")
+    _common(p)
+    p.add_argument(
+        "--groups", type=Path, required=True,
+        help="CSV with columns filename,group_id (filename relative to the library or its images/ folder)",
+    )
 
     p = sub.add_parser("status", help="what is indexed, what was skipped and why, where the index lives")
     _common(p)
@@ -193,7 +221,7 @@ def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
 def cmd_search(args: argparse.Namespace) -> int:
     filters = SearchFilters(
         folder=args.folder, date_from=args.date_from, date_to=args.date_to, min_score=args.min_score,
-        include_undated=args.include_undated,
+        include_undated=args.include_undated, collapse_duplicates=args.collapse,
     )
     with _open(args) as lib:
         if args.image:
@@ -208,13 +236,103 @@ def cmd_search(args: argparse.Namespace) -> int:
                 raise LibraryError(f"'{args.photo}' is not a photo of this library.")
             results = lib.search_photo(photo.id, args.k, filters)
     if args.json:
-        print(json.dumps([_result_json(i + 1, r) for i, r in enumerate(results)], indent=2))
+        out = [_result_json(i + 1, r) for i, r in enumerate(results)]
+        if args.collapse:  # only then: the default schema stays as documented
+            for item, r in zip(out, results):
+                item["folded"] = [f.photo.rel_path for f in r.folded]
+        print(json.dumps(out, indent=2))
     elif not results:
         print("No photos match." + (" Try clearing the filters." if filters.active else ""))
     else:
         for i, r in enumerate(results, 1):
             date = r.photo.taken_at.date().isoformat() if r.photo.taken_at else "no date"
-            print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}")
+            more = f"  (+{len(r.folded)} near-duplicates)" if r.folded else ""
+            print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}{more}")
+    return 0
+
+
+def _photo_json(p: PhotoRecord, abs_path: str) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "path": p.rel_path,
+        "abs_path": abs_path,
+        "width": p.width,
+        "height": p.height,
+        "size": p.size,
+        "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+    }
+
+
+def _group_json(g: DuplicateGroup) -> dict[str, Any]:
+    return {
+        "keeper": _photo_json(g.keeper, g.keeper_path),
+        "members": [
+            {**_photo_json(m.photo, m.abs_path), "similarity": round(m.similarity, 6), "label": m.label}
+            for m in g.members
+        ],
+    }
+
+
+def _photo_line(p: PhotoRecord) -> str:
+    size = f"{p.width}x{p.height}" if p.width and p.height else "?"
+    date = p.taken_at.date().isoformat() if p.taken_at else "no date"
+    return f"{size:>11s}  {p.size / 1e6:7.2f} MB  {date:10s}  {p.rel_path}"
+
+
+def cmd_dupes(args: argparse.Namespace) -> int:
+    show = not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show:
+            sys.stderr.write(f"\rComparing photos… {100 * done // max(1, total):3d}%")
+            sys.stderr.flush()
+
+    with _open(args) as lib:
+        groups = lib.find_duplicates(args.threshold, args.folder, progress=progress)
+        threshold = lib.spec.dup_threshold if args.threshold is None else args.threshold
+    if show:
+        sys.stderr.write("\r" + " " * 40 + "\r")
+    if args.json:
+        doc = {"library": str(lib.root), "model": lib.indexed_model, "threshold": threshold, "keeper_rule": KEEPER_RULE,
+               "groups": [_group_json(g) for g in groups]}
+        print(json.dumps(doc, indent=2))
+        return 0
+    if not groups:
+        print(f"No near-duplicates at similarity {threshold:.2f} or more.")
+        return 0
+    extra = sum(len(g.members) for g in groups)
+    print(f"{len(groups)} groups of near-duplicates at similarity {threshold:.2f} or more: "
+          f"{extra} photos besides the suggested keepers.")
+    print(KEEPER_RULE)
+    for n, g in enumerate(groups, 1):
+        print(f"\nGroup {n} ({len(g.members) + 1} photos)")
+        print(f"  keep    {_photo_line(g.keeper)}")
+        for m in g.members:
+            print(f"  {m.similarity:6.3f}  {_photo_line(m.photo)}  [{m.label}]")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        report = lib.evaluate(args.groups)
+        model = lib.indexed_model
+    metrics: dict[str, float] = {}
+    for k in KS:
+        metrics[f"precision@{k}"] = report.precision[k]
+        metrics[f"recall@{k}"] = report.recall[k]
+    metrics["mAP"] = report.mean_average_precision
+    metrics["ns_score"] = report.ns_score
+    if args.json:
+        doc = {"library": str(lib.root), "model": model, "groups_file": str(args.groups), "queries": report.queries,
+               "photos": report.photos, "groups": report.groups, **{k: round(v, 6) for k, v in metrics.items()},
+               "unmatched_count": len(report.unmatched), "unmatched": list(report.unmatched)}
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{report.queries} queries in {report.groups} groups, ranked among {report.photos} photos ({model}).")
+    if report.unmatched:
+        print(f"{len(report.unmatched)} rows of {args.groups} name no indexed photo (e.g. {report.unmatched[0]}).")
+    for name, value in metrics.items():
+        print(f"  {name:14s} {value:.4f}")
     return 0
 
 
@@ -263,10 +381,17 @@ def cmd_models(_: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "models": cmd_models}
+COMMANDS = {
+    "index": cmd_index, "search": cmd_search, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
+    "eval": cmd_eval,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
+    # File names that are not valid UTF-8 reach Python as lone surrogates: print them back
+    # as the bytes they were instead of crashing on them.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="surrogateescape")
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(

@@ -195,7 +195,7 @@ def test_catalog_consistency_after_batches(tmp_path: Path) -> None:
     catalog, ids = _filled_catalog(tmp_path)
     assert catalog.consistency_problems() == []
     assert catalog.counts() == {"indexed": 6, "pending": 0, "skipped": 0}
-    got_ids, vectors = catalog.vectors()
+    [(got_ids, vectors)] = list(catalog.iter_vectors())
     assert vectors.dtype == np.float32 and vectors.shape == (6, 4)
     np.testing.assert_allclose(vectors, 0.5)
 
@@ -242,3 +242,55 @@ def test_vector_cache_is_rejected_when_stale_or_damaged(tmp_path: Path) -> None:
     data[len(data) // 2] ^= 0xFF  # one flipped byte inside the vectors
     path.write_bytes(bytes(data))
     assert VectorIndex.load(path, stamp) is None
+
+
+def _clustered(rng: np.random.Generator, clusters: int, per: int, d: int) -> np.ndarray:
+    """Photo-like structure: tight groups around distinct centres."""
+    centres = _unit(rng, clusters, d)
+    x = np.repeat(centres, per, axis=0) + 0.35 * rng.standard_normal((clusters * per, d)).astype(np.float32) / np.sqrt(d)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import photosearch_desktop.engine.vector_index as vi
+
+    monkeypatch.setattr(vi, "EXACT_MAX", 2_000)
+    monkeypatch.setattr(vi, "SUBSET_EXACT_MAX", 300)
+    rng = np.random.default_rng(3)
+    vecs = _clustered(rng, 400, 15, 32)
+    ids = np.arange(10, 10 + len(vecs), dtype=np.int64)
+    index = vi.VectorIndex(32)
+    index.add(ids, vecs)
+    assert index.ann_due()
+    index.build_ann()
+    assert index.approximate and not index.ann_due()
+
+    queries = vecs[rng.choice(len(vecs), 30, replace=False)]
+    recall = []
+    for q in queries:
+        exact = set(ids[np.argsort(-(vecs @ q))[:10]])
+        recall.append(len(exact & set(index.search(q, 10)[1])) / 10)
+    assert np.mean(recall) >= 0.95
+
+    for allowed in (ids[::40], ids[ids % 3 == 0]):  # small (exhaustive) and large (IVF) filters
+        scores, got = index.search(queries[0], 20, allowed)
+        assert len(got) == 20 and set(got) <= set(allowed)
+        assert np.all(np.diff(scores) <= 1e-6)
+
+    new = _unit(rng, 5, 32)
+    index.add(np.arange(100_000, 100_005, dtype=np.int64), new)  # no rebuild needed
+    assert index.search(new[2], 1)[1][0] == 100_002
+    index.remove([100_002])
+    assert 100_002 not in index.search(new[2], 5)[1]
+
+    path = tmp_path / "v.faiss"
+    stamp = vi.IndexStamp(1, "m", len(index), 32)
+    index.save(path, stamp)
+    loaded = vi.VectorIndex.load(path, stamp)
+    assert loaded is not None and loaded.approximate
+    assert list(loaded.search(queries[1], 10)[1]) == list(index.search(queries[1], 10)[1])
+    ivf = path.with_suffix(".ivf")
+    data = bytearray(ivf.read_bytes())
+    data[len(data) // 3] ^= 0x10
+    ivf.write_bytes(bytes(data))
+    assert vi.VectorIndex.load(path, stamp) is None

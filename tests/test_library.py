@@ -259,7 +259,7 @@ def _run_cli(args: list[str], config: Path, data_dir: Path) -> subprocess.Popen:
 def _snapshot(root: Path, data_dir: Path) -> dict[str, tuple[str, np.ndarray | None]]:
     lib = Library(root, data_dir=data_dir)
     known = lib.catalog.known_files()
-    ids, vecs = lib.catalog.vectors()
+    ids, vecs = next(lib.catalog.iter_vectors(chunk=10_000))
     by_id = dict(zip(ids.tolist(), vecs))
     out = {rel: (k.status, by_id.get(k.id)) for rel, k in known.items()}
     assert lib.catalog.consistency_problems() == []

@@ -10,18 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .catalog import Catalog
+from .catalog import VECTOR_DTYPE, Catalog, CatalogDamaged
 from .changes import detect_changes
+from .duplicates import DuplicateGroup, find_duplicates
+from .evaluation import EvaluationReport, evaluate, read_groups
 from .lock import WriterLock
 from .models import DEFAULT_MODEL, Embedder, ModelError, create_embedder, get_spec
 from .paths import app_dirs
-from .pipeline import PipelineOptions, ProgressCallback, embed_pending
+from .pipeline import Embedded, PipelineOptions, ProgressCallback, Skipped, embed_pending
 from .records import (
     IndexReport,
     LibraryStatus,
@@ -57,9 +60,13 @@ class Library:
             raise LibraryError(f"The photo folder {self.root} does not exist or is not a folder.")
         self.dirs = app_dirs(data_dir)
         self.data_dir = self.dirs.library_dir(self.root)
-        self.catalog = Catalog(self.data_dir / "catalog.sqlite", readonly=readonly)
+        # What the user should be told once, e.g. that a damaged catalog was replaced.
+        self.notices: list[str] = []
+        self.catalog = self._open_catalog(readonly)
         self.readonly = readonly
-        if not readonly:
+        if not readonly and self.catalog.get_meta("library_root") != str(self.root):
+            # Written only when it changes: opening then writes nothing, so searching still
+            # works when the disk is full.
             with self.catalog.transaction() as tx:
                 self.catalog.set_meta(tx, library_root=str(self.root))
         self.indexed_model = self.catalog.get_meta("model_name")
@@ -74,6 +81,47 @@ class Library:
         self._index_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def _open_catalog(self, readonly: bool) -> Catalog:
+        """Open the catalog; a damaged one is moved aside and a new one started.
+
+        The photos are the source of truth, so indexing again recovers everything (only the
+        time to embed is lost). Read-only, or while another process writes the library
+        (LibraryBusy), the damage is reported instead.
+        """
+        path = self.data_dir / "catalog.sqlite"
+        try:
+            return Catalog(path, readonly=readonly)
+        except CatalogDamaged as exc:
+            if readonly:
+                raise
+            damage = str(exc)
+        with WriterLock(self.data_dir / "writer.lock"):
+            try:
+                return Catalog(path)  # another process may have replaced it meanwhile
+            except CatalogDamaged:
+                return self._start_new_catalog(path, damage)
+
+    def _start_new_catalog(self, path: Path, damage: str) -> Catalog:
+        """Move the damaged catalog aside and start an empty one; the caller holds the writer lock."""
+        try:
+            aside = Catalog.move_aside(path)
+        except OSError as exc:  # e.g. another window still has it open on Windows
+            raise CatalogDamaged(
+                f"The catalog {path} is damaged ({damage}) and could not be moved aside ({exc.strerror or exc}). "
+                "Close every other PhotoSearch window, then try again."
+            ) from exc
+        # The vector cache belongs to the old catalog (its photo ids): never reuse it.
+        for cache in path.parent.glob("vectors.*"):
+            cache.unlink(missing_ok=True)
+        notice = (
+            f"The catalog of this library was damaged ({damage}). It was moved aside to {aside.name} "
+            "and a new one was started: indexing the folder rebuilds it from your photos, which were "
+            "not touched."
+        )
+        log.warning("%s", notice)
+        self.notices.append(notice)
+        return Catalog(path)
 
     def close(self) -> None:
         self.catalog.close()
@@ -122,6 +170,13 @@ class Library:
         report = IndexReport()
         if progress:
             progress(Progress(0, 0, 0.0, None, phase="scanning"))
+        problem = self.catalog.integrity_problem()  # reads every page: here, not on open
+        if problem is not None:
+            self.catalog.close()
+            self.catalog = self._start_new_catalog(self.catalog.path, problem)
+            with self.catalog.transaction() as tx:
+                self.catalog.set_meta(tx, library_root=str(self.root))
+            self.indexed_model, self._index, self._index_generation = None, None, -1
         known = self.catalog.known_files()
         scan = scan_library(self.root, known=frozenset(known))
         changes = detect_changes(self.root, scan, known)
@@ -133,11 +188,12 @@ class Library:
         # Load the index before the catalog changes, so removals update it instead of
         # invalidating the cache and forcing a rebuild from SQLite.
         index = self._vector_index() if gone and same_model else None
-        if not changes.empty or scan.problems or self.catalog.has_scan_problems():
-            self.catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, scan.problems)
-        if index is not None:
-            index.remove(gone)
-            self._sync_index_generation()
+        with self._index_lock:  # catalog and index change together (see store() below)
+            if not changes.empty or scan.problems or self.catalog.has_scan_problems():
+                self.catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, scan.problems)
+            if index is not None and self._index is not None:
+                self._index.remove(gone)
+                self._index_generation = self.catalog.generation
 
         jobs = self.catalog.pending()
         # A registry name pins its weights; an explicit weights file may differ from the
@@ -158,13 +214,21 @@ class Library:
         elif stored_identity is None:
             self.catalog.set_model(self.model_name, embedder.identity, embedder.dim)
         self.indexed_model = self.model_name
-        index = self._vector_index()
+        self._vector_index()  # loaded before the first commit, which then adds to it
 
-        def committed(ids: np.ndarray, vectors: np.ndarray) -> None:
-            index.add(ids, vectors)
-            self._index_generation = self.catalog.generation
+        def store(embedded: list[Embedded], skipped: list[Skipped]) -> None:
+            # Catalog and index change under one lock, so a search in another thread never
+            # sees a catalog newer than the index (which would make it reload the index).
+            with self._index_lock:
+                self.catalog.store_batch(embedded, skipped)
+                if embedded and self._index is not None:
+                    ids = np.fromiter((e[0] for e in embedded), dtype=np.int64, count=len(embedded))
+                    # The index holds exactly what SQLite holds (float16): a rebuild changes nothing.
+                    vectors = np.stack([e[1] for e in embedded]).astype(VECTOR_DTYPE).astype(np.float32)
+                    self._index.add(ids, vectors)
+                self._index_generation = self.catalog.generation
 
-        result = embed_pending(self.catalog, self.root, jobs, embedder, committed, progress, cancel, options)
+        result = embed_pending(self.root, jobs, embedder, store, progress, cancel, options)
         report.embedded, report.skipped, report.cancelled = result.embedded, result.skipped, result.cancelled
         self._sync_index_generation()
         self._save_index()
@@ -175,8 +239,8 @@ class Library:
     def _stamp(self) -> IndexStamp:
         return IndexStamp(
             generation=self.catalog.generation,
-            identity=self.catalog.get_meta("model_identity") or "",
-            count=self.catalog.vector_count(),
+            identity=f"{self.catalog.catalog_id}/{self.catalog.get_meta('model_identity') or ''}",
+            count=0,  # the index fills it in at save; COUNT(*) would cost a second at 1M
             dim=int(self.catalog.get_meta("dim") or 0),
         )
 
@@ -193,10 +257,15 @@ class Library:
             stamp = self._stamp()
             index = VectorIndex.load(self._index_path, stamp)
             if index is None:
-                log.info("building the vector index from the catalog (%d vectors)", stamp.count)
-                ids, vectors = self.catalog.vectors()
-                index = VectorIndex(stamp.dim or (vectors.shape[1] if len(vectors) else 1))
-                index.add(ids, vectors)
+                log.info("building the vector index from the catalog (generation %d)", stamp.generation)
+                index = VectorIndex(stamp.dim or 1)
+                for ids, vectors in self.catalog.iter_vectors():
+                    index.add(ids, vectors)
+                if index.ann_due():
+                    index.build_ann()
+                self._index, self._index_generation = index, stamp.generation
+                self._save_index()
+                return index
             self._index, self._index_generation = index, stamp.generation
             return index
 
@@ -205,8 +274,10 @@ class Library:
             self._index_generation = self.catalog.generation
 
     def _save_index(self) -> None:
-        if self._index is None:
+        if self._index is None or self.readonly:
             return
+        if self._index.ann_due():
+            self._index.build_ann()
         try:
             self._index.save(self._index_path, self._stamp())
         except OSError as exc:
@@ -232,7 +303,8 @@ class Library:
     ) -> list[SearchResult]:
         self._check_searchable()
         return search_vector(
-            self.catalog, self._vector_index(), self.root, query, k, filters or SearchFilters(), exclude
+            self.catalog, self._vector_index(), self.root, query, k, filters or SearchFilters(), exclude,
+            dup_threshold=self.spec.dup_threshold,
         )
 
     def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
@@ -241,7 +313,7 @@ class Library:
 
         self._check_searchable()
         path = Path(path).expanduser().resolve()
-        embedder = self.embedder()
+        embedder = self._query_embedder()
         image = load_image(path, min_side=embedder.input_size).image
         exclude: tuple[int, ...] = ()
         if path.is_relative_to(self.root):
@@ -252,7 +324,7 @@ class Library:
     def search_pil(self, image: Image.Image, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Photos that look like an in-memory image (e.g. pasted from the clipboard)."""
         self._check_searchable()
-        embedder = self.embedder()
+        embedder = self._query_embedder()
         return self.search_vector(embedder.encode_images([image.convert("RGB")])[0], k, filters)
 
     def search_photo(self, photo_id: int, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
@@ -270,7 +342,40 @@ class Library:
                 f"The model '{self.model_name}' understands images only, so it cannot search by text. "
                 "Re-index with a CLIP model (for example clip-vit-b-32) to search with words."
             )
-        return self.search_vector(self.embedder().encode_text([text])[0], k, filters)
+        return self.search_vector(self._query_embedder().encode_text([text])[0], k, filters)
+
+    def _query_embedder(self) -> Embedder:
+        """The model for a query, refused unless it is exactly the one the library was
+        indexed with (a changed or tampered ``--weights`` file gives other vectors)."""
+        embedder = self.embedder()
+        indexed = self.catalog.get_meta("model_identity")
+        if indexed and embedder.identity != indexed:
+            raise ModelError(
+                f"This library was indexed with other weights ({indexed}) than the ones loaded now "
+                f"({embedder.identity}), and their vectors cannot be compared. Search with the weights "
+                "file the library was indexed with, or index the folder again with this one (a full rebuild)."
+            )
+        return embedder
+
+    def find_duplicates(
+        self,
+        threshold: float | None = None,
+        folder: str = "",
+        cancel: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[DuplicateGroup]:
+        """Groups of near-duplicate photos, each with a suggested keeper and labelled members
+        (see engine/duplicates.py). ``threshold`` is a cosine similarity; by default the
+        model's calibrated ``dup_threshold``. Only reads: nothing is moved or deleted."""
+        self._check_searchable()
+        threshold = self.spec.dup_threshold if threshold is None else threshold
+        return find_duplicates(self.catalog, self.root, threshold, folder, cancel, progress)
+
+    def evaluate(self, groups_csv: Path | str) -> EvaluationReport:
+        """Retrieval quality against known groups of related photos (engine/evaluation.py)."""
+        self._check_searchable()
+        groups, unmatched = read_groups(Path(groups_csv), self.catalog)
+        return evaluate(self.catalog, groups, unmatched)
 
     # -- facts for the UI --------------------------------------------------------------------
 

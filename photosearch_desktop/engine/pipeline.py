@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import VECTOR_DTYPE, Catalog
 from .fingerprint import fingerprint
 from .loader import LoadError, load_image
 from .models.base import Embedder
@@ -31,6 +31,9 @@ from .records import PhotoMeta, Progress
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
+Embedded = tuple[int, np.ndarray, PhotoMeta, str | None]  # photo id, vector, metadata, fingerprint
+Skipped = tuple[int, str, str | None]  # photo id, reason, fingerprint
+StoreBatch = Callable[[list[Embedded], list[Skipped]], None]
 CORES = os.cpu_count() or 1
 
 
@@ -41,6 +44,15 @@ class PipelineOptions:
     model_workers: int | None = None  # inference streams; default: one per core on CPU, one on a GPU
     commit_every: int = 256  # photos
     commit_seconds: float = 5.0  # or this long, whichever comes first
+    # A decode that runs longer (a hung network drive, a pathological file) is skipped with a
+    # reason, and the run goes on without waiting for it.
+    decode_timeout: float = 60.0  # seconds
+
+
+TOO_SLOW = (
+    "Took too long to decode (more than {seconds:g} s): the file may be on a slow or "
+    "disconnected drive, or be malformed"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,65 @@ def _decode(root: Path, photo_id: int, rel: str, embedder: Embedder) -> _Decoded
         return _Decoded(photo_id, fp, error=f"Cannot be read: {exc.strerror or exc}")
 
 
+class _DecodeThreads:
+    """Decode threads that a stuck decode cannot hold up.
+
+    A thread stuck in a decode cannot be killed, so the decode is abandoned instead: a new
+    thread takes the stuck one's place, and the threads are daemons, so neither the run nor
+    the process's exit waits for it (a ThreadPoolExecutor's threads are joined at exit).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._abandoned: set[threading.Thread] = set()
+        for _ in range(max(1, workers)):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"decode-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            future.thread = threading.current_thread()  # type: ignore[attr-defined]
+            future.started = time.monotonic()  # type: ignore[attr-defined]
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., _Decoded], *args: object) -> Future[_Decoded]:
+        future: Future[_Decoded] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def abandon(self, future: Future[_Decoded]) -> None:
+        """Give up on a running decode; a fresh thread replaces the one stuck in it."""
+        self._abandoned.add(future.thread)  # type: ignore[attr-defined]
+        self._spawn()
+
+    def shutdown(self, grace: float) -> None:
+        """Cancel queued decodes and let the threads end, waiting ``grace`` s at most."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job[0].cancel()
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            if thread not in self._abandoned:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+
 @dataclass
 class PipelineResult:
     embedded: int = 0
@@ -79,20 +150,18 @@ class _Run:
 
     def __init__(
         self,
-        catalog: Catalog,
         total: int,
-        on_committed: Callable[[np.ndarray, np.ndarray], None],
+        store: StoreBatch,
         progress: ProgressCallback | None,
         options: PipelineOptions,
     ) -> None:
-        self.catalog = catalog
         self.total = total
-        self.on_committed = on_committed
+        self.store = store
         self.progress = progress
         self.options = options
         self.result = PipelineResult()
-        self.embedded: list[tuple[int, np.ndarray, PhotoMeta, str | None]] = []
-        self.skipped: list[tuple[int, str, str | None]] = []
+        self.embedded: list[Embedded] = []
+        self.skipped: list[Skipped] = []
         self.done = 0
         self.start = self.last_commit = time.perf_counter()
 
@@ -124,12 +193,7 @@ class _Run:
     def commit(self) -> None:
         if not self.embedded and not self.skipped:
             return
-        self.catalog.store_batch(self.embedded, self.skipped)
-        if self.embedded:
-            ids = np.fromiter((e[0] for e in self.embedded), dtype=np.int64, count=len(self.embedded))
-            # The index holds exactly what SQLite holds (float16), so a rebuild changes nothing.
-            vecs = np.stack([e[1] for e in self.embedded]).astype(VECTOR_DTYPE).astype(np.float32)
-            self.on_committed(ids, vecs)
+        self.store(self.embedded, self.skipped)
         self.result.embedded += len(self.embedded)
         self.result.skipped += len(self.skipped)
         self.embedded.clear()
@@ -138,28 +202,23 @@ class _Run:
 
 
 def embed_pending(
-    catalog: Catalog,
     root: Path,
     jobs: Sequence[tuple[int, str]],
     embedder: Embedder,
-    on_committed: Callable[[np.ndarray, np.ndarray], None],
+    store: StoreBatch,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     options: PipelineOptions = PipelineOptions(),
 ) -> PipelineResult:
-    """Embed ``jobs`` (photo id, relative path) and store the results batch by batch.
-
-    ``on_committed(ids, vectors)`` is called after each commit, so the in-memory index only
-    ever holds committed vectors.
-    """
+    """Embed ``jobs`` (photo id, relative path); ``store`` saves each batch of results."""
     on_cpu = embedder.device == "cpu"
     streams = options.model_workers or (CORES if on_cpu else 1)
     batch_size = options.batch_size or (embedder.cpu_batch_size if on_cpu else 64)
-    run = _Run(catalog, len(jobs), on_committed, progress, options)
+    run = _Run(len(jobs), store, progress, options)
     run.report()
-    decode_pool = ThreadPoolExecutor(max_workers=options.decode_workers, thread_name_prefix="decode")
+    decode_pool = _DecodeThreads(options.decode_workers)
     model_pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="model")
-    decoding: deque[Future[_Decoded]] = deque()
+    decoding: deque[tuple[int, Future[_Decoded]]] = deque()
     encoding: deque[tuple[list[_Decoded], Future[np.ndarray]]] = deque()
     window = batch_size * (streams + 1)  # enough decoded ahead to keep every stream fed
     job_iter = iter(jobs)
@@ -170,7 +229,27 @@ def embed_pending(
             job = next(job_iter, None)
             if job is None:
                 return
-            decoding.append(decode_pool.submit(_decode, root, job[0], job[1], embedder))
+            decoding.append((job[0], decode_pool.submit(_decode, root, job[0], job[1], embedder)))
+
+    def next_decoded() -> _Decoded | None:
+        """The oldest decode's result, a skip if it ran too long, or None on cancel."""
+        photo_id, future = decoding[0]
+        while True:
+            try:
+                decoded = future.result(timeout=min(0.25, options.decode_timeout))
+            except TimeoutError:
+                if future.done():
+                    raise  # the decode itself raised it
+                if cancel is not None and cancel.is_set():
+                    return None
+                started = getattr(future, "started", None)
+                if started is None or time.monotonic() - started < options.decode_timeout:
+                    continue
+                log.warning("photo %d: decoding took more than %g s; skipped", photo_id, options.decode_timeout)
+                decode_pool.abandon(future)
+                decoded = _Decoded(photo_id, None, error=TOO_SLOW.format(seconds=options.decode_timeout))
+            decoding.popleft()
+            return decoded
 
     def submit(batch: list[_Decoded]) -> None:
         arrays = np.stack([d.array for d in batch])  # type: ignore[misc]
@@ -190,7 +269,10 @@ def embed_pending(
                 if cancel is not None and cancel.is_set():
                     run.result.cancelled = True
                     break
-                decoded = decoding.popleft().result()
+                decoded = next_decoded()
+                if decoded is None:
+                    run.result.cancelled = True
+                    break
                 refill()
                 if decoded.error is not None:
                     run.add_skipped(decoded)
@@ -208,6 +290,7 @@ def embed_pending(
             run.commit()
             run.report("finishing")
     finally:
-        decode_pool.shutdown(wait=True, cancel_futures=True)
+        # On cancel, a decode still running (perhaps stuck) is not waited for.
+        decode_pool.shutdown(grace=0.0 if run.result.cancelled else min(options.decode_timeout, 5.0))
         model_pool.shutdown(wait=True, cancel_futures=True)
     return run.result

@@ -53,6 +53,10 @@ class SearchFilters:
     # modification time; with include_undated, photos without a camera date (only that
     # guess) are kept whatever their file date.
     include_undated: bool = False
+    # Fold results that are near-duplicates (cosine >= the model's dup_threshold) of a
+    # better-ranked result under it, so k results are k distinct pictures. Off here so the
+    # engine returns the plain ranking (benchmarks, scripts); the window turns it on.
+    collapse_duplicates: bool = False
 
     @property
     def active(self) -> bool:
@@ -92,6 +96,9 @@ class SearchResult:
     photo: PhotoRecord
     score: float
     abs_path: str
+    # Near-duplicates of this result folded under it (SearchFilters.collapse_duplicates),
+    # best first: the window shows them as a "+n" badge.
+    folded: tuple[SearchResult, ...] = ()
 
 
 @dataclass(frozen=True)

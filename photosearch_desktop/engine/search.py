@@ -8,8 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from .catalog import Catalog
+from .diversity import fold_near_duplicates
 from .records import SearchFilters, SearchResult
 from .vector_index import VectorIndex
+
+# Collapsing fetches more candidates until k distinct results are found; a library where
+# even this many candidates fold into fewer than k pictures gets fewer results.
+COLLAPSE_MAX_CANDIDATES = 10_000
 
 
 def search_vector(
@@ -20,18 +25,23 @@ def search_vector(
     k: int,
     filters: SearchFilters = SearchFilters(),
     exclude: Collection[int] = (),
+    dup_threshold: float | None = None,
 ) -> list[SearchResult]:
     """Top ``k`` photos by cosine similarity.
 
     Folder and date filters restrict the candidate ids inside the vector search, so a filtered
     query still returns ``k`` results when ``k`` matching photos exist. ``exclude`` (the query
-    photo itself) is removed the same way. ``min_score`` then drops weak matches.
+    photo itself) is removed the same way. ``min_score`` then drops weak matches. With
+    ``filters.collapse_duplicates``, near-duplicates (cosine >= ``dup_threshold``) fold
+    under a better-ranked result, and k distinct results come back when they exist.
     """
     if k <= 0:
         return []
     allowed = catalog.filtered_ids(filters) if filters.active else None
     if allowed is not None and exclude:
         allowed = np.setdiff1d(allowed, np.fromiter(exclude, dtype=np.int64), assume_unique=True)
+    if filters.collapse_duplicates and dup_threshold is not None:
+        return _collapsed(catalog, index, root, query, k, filters, exclude, allowed, dup_threshold)
     scores, ids = index.search(query, k + (len(exclude) if allowed is None else 0), allowed)
     hits = [(float(s), int(i)) for s, i in zip(scores, ids) if int(i) not in exclude][:k]
     if filters.min_score is not None:
@@ -41,4 +51,44 @@ def search_vector(
         SearchResult(photo=records[i], score=s, abs_path=str(root / records[i].rel_path))
         for s, i in hits
         if i in records  # a photo deleted by a concurrent update since the search began
+    ]
+
+
+def _collapsed(
+    catalog: Catalog,
+    index: VectorIndex,
+    root: Path,
+    query: np.ndarray,
+    k: int,
+    filters: SearchFilters,
+    exclude: Collection[int],
+    allowed: np.ndarray | None,
+    threshold: float,
+) -> list[SearchResult]:
+    fetch = 2 * k
+    while True:
+        want = fetch + (len(exclude) if allowed is None else 0)
+        scores, ids = index.search(query, want, allowed)
+        exhausted = len(ids) < want or fetch >= COLLAPSE_MAX_CANDIDATES
+        hits = [(float(s), int(i)) for s, i in zip(scores, ids) if int(i) not in exclude]
+        if filters.min_score is not None and hits and hits[-1][0] < filters.min_score:
+            hits = [h for h in hits if h[0] >= filters.min_score]
+            exhausted = True
+        got, vectors = catalog.vectors([i for _, i in hits])
+        row = {int(i): r for r, i in enumerate(got)}
+        hits = [h for h in hits if h[1] in row]  # a photo deleted since the search began
+        folds = fold_near_duplicates(vectors[[row[i] for _, i in hits]], threshold, limit=k)
+        if len(folds) >= k or exhausted:
+            break
+        fetch = min(4 * fetch, COLLAPSE_MAX_CANDIDATES)
+    records = catalog.photos([i for _, i in hits])
+
+    def result(pos: int, folded: tuple[SearchResult, ...] = ()) -> SearchResult:
+        score, pid = hits[pos]
+        return SearchResult(records[pid], score, str(root / records[pid].rel_path), folded)
+
+    return [
+        result(f.kept, tuple(result(p) for p in f.folded if hits[p][1] in records))
+        for f in folds
+        if hits[f.kept][1] in records
     ]

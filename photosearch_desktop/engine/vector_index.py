@@ -1,17 +1,32 @@
-"""In-memory FAISS inner-product index over L2-normalised vectors, keyed by photo id.
+"""In-memory vector search over L2-normalised vectors, keyed by photo id.
 
-The file on disk is only a cache of the catalog's vectors: it is stamped with the catalog's
-generation and model identity, and anything that does not match exactly (stale, missing,
-damaged, another model) is rebuilt from SQLite instead of trusted.
+Two layers (sizes and speeds measured by scripts/bench_search.py):
+
+- the store: every vector in float16 (FAISS scalar quantizer, 1 GB per million 512-d
+  vectors), searched exhaustively, so results are exact. float16 is what the catalog keeps,
+  so nothing is lost on the way from SQLite.
+- above ``EXACT_MAX`` vectors, an approximate index (FAISS IVF-PQ, a few bytes per vector)
+  proposes candidates and the store re-ranks them exactly. IVF, unlike HNSW, takes additions
+  and removals without a rebuild, which a library that changes every day needs.
+
+Filters (folder, dates) arrive as the set of allowed ids and are applied inside the search:
+small sets are scored exhaustively, large ones by the approximate index restricted to them,
+so a filtered query returns k results whenever k photos match.
+
+The files on disk are only a cache of the catalog's vectors: stamped with the catalog's
+generation and model identity and checksummed, and rebuilt from SQLite whenever anything
+does not match.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -20,100 +35,239 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+EXACT_MAX = 200_000  # above this, exhaustive search no longer fits a 10 ms budget on 2 cores
+SUBSET_EXACT_MAX = 50_000  # filtered queries this small are scored exhaustively
+# Candidates the approximate index proposes for exact re-ranking. The PQ codes' ranking, not
+# the lists probed, limits recall: at 1M realistic vectors 256 candidates give recall@60 0.91,
+# 1024 give 0.97 (scripts/bench_search.py), for under a millisecond of re-ranking.
+RERANK_MIN = 1024
+RETRAIN_GROWTH = 4.0  # retrain the approximate index once the library has grown this much
+
 
 @dataclass(frozen=True)
 class IndexStamp:
     generation: int
     identity: str
-    count: int
+    count: int  # filled in at save; the generation already says whether the set changed
     dim: int
-    crc32: int = 0  # of the index file's bytes: a damaged file is rebuilt, never trusted
+    checksum: str = ""  # of the loaded index: a damaged file is rebuilt, never trusted
+
+
+def _checksum(*arrays: np.ndarray) -> str:
+    """Sums of 64-bit words (any flipped bit changes one) and a CRC of each array's head:
+    computed on the loaded index in memory, so the file is read once; a full CRC would add
+    a second at 1M photos."""
+    parts = []
+    for a in arrays:
+        data = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+        whole = len(data) // 8 * 8
+        total = int(data[:whole].view(np.uint64).sum(dtype=np.uint64)) + int(data[whole:].sum())
+        parts.append(f"{total:x}-{zlib.crc32(data[: 1 << 20]):08x}-{len(data)}")
+    return ",".join(parts)
+
+
+def _vector_view(v: faiss.UInt8Vector | faiss.Int64Vector, dtype: type) -> np.ndarray:
+    """A zero-copy NumPy view of a FAISS std::vector."""
+    return faiss.rev_swig_ptr(v.data(), v.size()).view(dtype) if v.size() else np.zeros(0, dtype)
 
 
 class VectorIndex:
-    """Exact cosine search (inner product of unit vectors) with optional id filters."""
-
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._store = faiss.IndexIDMap2(
+            faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        )
+        self._ann: faiss.IndexIVFPQ | None = None
+        self._ann_trained_at = 0
+        self._last_selector: tuple[np.ndarray, faiss.IDSelectorBatch] | None = None
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        return self._index.ntotal
+        return self._store.ntotal
+
+    @property
+    def approximate(self) -> bool:
+        return self._ann is not None
+
+    # -- changes -----------------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+            self._store.add_with_ids(vectors, ids)
+            if self._ann is not None:
+                self._ann.add_with_ids(vectors, ids)
 
     def remove(self, ids: np.ndarray | list[int]) -> None:
         if len(ids) == 0:
             return
+        selector = faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
         with self._lock:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._store.remove_ids(selector)
+            if self._ann is not None:
+                self._ann.remove_ids(selector)
 
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (scores, ids) for one query vector; ``allowed`` restricts to those ids.
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._store.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
-        The restriction happens inside the search, so k results come back whenever k allowed
-        photos exist.
-        """
+    # -- the approximate layer ---------------------------------------------------------------
+
+    def ann_due(self) -> bool:
+        """Whether the approximate layer should be (re)built for the current size."""
+        n = len(self)
+        if n <= EXACT_MAX:
+            return self._ann is not None  # shrank: drop it
+        return self._ann is None or n > RETRAIN_GROWTH * self._ann_trained_at
+
+    def build_ann(self) -> None:
+        """Train IVF-PQ on a sample and fill it from the store (tens of seconds at 1M)."""
+        with self._lock:
+            n = len(self)
+            if n <= EXACT_MAX:
+                self._ann = None
+                return
+            nlist = int(math.sqrt(n))
+            rng = np.random.default_rng(0)
+            # 64 points per list trains the centroids well; more only costs time.
+            rows = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
+            inner = faiss.downcast_index(self._store.index)
+            sample = inner.reconstruct_batch(rows.astype(np.int64))
+            # 4 dimensions per PQ sub-quantizer: 128 bytes per 512-d vector.
+            ann = faiss.IndexIVFPQ(faiss.IndexFlatIP(self.dim), self.dim, nlist, self.dim // 4, 8, faiss.METRIC_INNER_PRODUCT)
+            ann.cp.niter = 10
+            ann.train(sample)
+            ids = faiss.rev_swig_ptr(self._store.id_map.data(), n).copy()
+            for start in range(0, n, 100_000):
+                stop = min(n, start + 100_000)
+                ann.add_with_ids(inner.reconstruct_n(start, stop - start), ids[start:stop])
+            ann.nprobe = 16
+            self._ann, self._ann_trained_at = ann, n
+            log.info("built the approximate index: %d vectors, %d lists", n, nlist)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (scores, ids) for one query; ``allowed`` restricts to those ids."""
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
         with self._lock:
-            k = min(k, self._index.ntotal if allowed is None else min(len(allowed), self._index.ntotal))
+            n = len(self)
+            limit = n if allowed is None else min(len(allowed), n)
+            k = min(k, limit)
             if k <= 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-            params = None
-            if allowed is not None:
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
-            scores, ids = self._index.search(q, k, params=params)
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
+            if allowed is not None and len(allowed) <= SUBSET_EXACT_MAX:
+                return self._exact_subset(q, k, np.asarray(allowed, dtype=np.int64))
+            if self._ann is None:
+                params = None if allowed is None else faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+                scores, ids = self._store.search(q, k, params=params)
+                keep = ids[0] >= 0
+                return scores[0][keep], ids[0][keep]
+            return self._approximate(q, k, allowed, n)
 
-    # -- cache file --------------------------------------------------------------------------
+    def _selector(self, allowed: np.ndarray) -> faiss.IDSelectorBatch:
+        """The selector for ``allowed``, reused while the same (cached, read-only) id array
+        comes back: building one for 100,000 ids costs more than the search."""
+        if self._last_selector is None or self._last_selector[0] is not allowed:
+            self._last_selector = (allowed, faiss.IDSelectorBatch(allowed))
+        return self._last_selector[1]
+
+    def _exact_subset(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            vectors = self._store.reconstruct_batch(allowed)
+        except RuntimeError:
+            # An id the catalog committed a moment ago but this index has not received yet:
+            # the selector scan skips unknown ids.
+            scores, ids = self._store.search(q, k, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)))
+            keep = ids[0] >= 0
+            return scores[0][keep], ids[0][keep]
+        scores = vectors @ q[0]
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return scores[order], allowed[order]
+
+    def _approximate(self, q: np.ndarray, k: int, allowed: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self._ann is not None
+        want = max(4 * k, RERANK_MIN)
+        nprobe = self._ann.nprobe
+        sel = None
+        if allowed is not None:
+            # A filter keeps a fraction of each list: probe proportionally more lists.
+            nprobe = min(self._ann.nlist, int(nprobe * n / max(1, len(allowed))) + 1)
+            sel = self._selector(allowed)
+        _, cand = self._ann.search(q, want, params=faiss.SearchParametersIVF(sel=sel, nprobe=nprobe))
+        cand = cand[0][cand[0] >= 0]
+        if len(cand) == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return self._exact_subset(q, min(k, len(cand)), cand)
+
+    # -- cache files -------------------------------------------------------------------------
+
+    def _fingerprint(self) -> str:
+        """Checksum of the vectors, ids and approximate index as they are in memory."""
+        store = faiss.downcast_index(self._store.index)
+        arrays = [_vector_view(store.codes, np.uint8), _vector_view(self._store.id_map, np.int64)]
+        if self._ann is not None:
+            arrays.append(faiss.serialize_index(self._ann))  # small: tens of MB at 1M
+        return _checksum(*arrays)
 
     def save(self, path: Path, stamp: IndexStamp) -> None:
-        """Write atomically: a crash mid-write leaves the old file, which its stamp then rejects."""
+        """Write atomically: a crash mid-write leaves the old files, which their stamp rejects."""
         with self._lock:
-            data = faiss.serialize_index(self._index)
-        stamp = replace(stamp, crc32=zlib.crc32(data))
-        for target, payload in ((path, data), (_stamp_path(path), json.dumps(asdict(stamp)).encode())):
-            tmp = target.with_name(target.name + ".tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            stamp = replace(stamp, count=len(self), checksum=self._fingerprint())
+            meta = {**asdict(stamp), "ann_trained_at": self._ann_trained_at}
+            _write_atomic(path, lambda tmp: faiss.write_index(self._store, str(tmp)))
+            if self._ann is not None:
+                _write_atomic(_ann_path(path), lambda tmp: faiss.write_index(self._ann, str(tmp)))
+            else:
+                _ann_path(path).unlink(missing_ok=True)
+        _write_atomic(_stamp_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path, expected: IndexStamp) -> VectorIndex | None:
-        """The cached index if it matches ``expected`` exactly, else None."""
+        """The cached index if it matches ``expected`` (generation, model, size), else None."""
         try:
-            stamp = IndexStamp(**json.loads(_stamp_path(path).read_text()))
+            meta = json.loads(_stamp_path(path).read_text())
+            trained_at = int(meta.pop("ann_trained_at", 0))
+            stamp = IndexStamp(**meta)
         except (OSError, ValueError, TypeError):
             return None
-        if replace(stamp, crc32=0) != replace(expected, crc32=0):
+        if (stamp.generation, stamp.identity, stamp.dim) != (expected.generation, expected.identity, expected.dim):
             log.info("vector cache %s is stale (%s != %s)", path, stamp, expected)
             return None
-        try:
-            data = np.fromfile(path, dtype=np.uint8)
-            if zlib.crc32(data) != stamp.crc32:
-                log.warning("vector cache %s is damaged (checksum mismatch); rebuilding", path)
-                return None
-            raw = faiss.deserialize_index(data)
-        except (OSError, RuntimeError) as exc:
-            log.warning("vector cache %s is damaged: %s", path, exc)
-            return None
-        if raw.ntotal != expected.count or raw.d != expected.dim:
-            return None
         index = cls(expected.dim)
-        index._index = raw  # already the concrete IndexIDMap2; a second wrapper would double-free
+        try:
+            # Read straight into the index: no second copy of a gigabyte in memory.
+            index._store = faiss.read_index(str(path))
+            if trained_at:
+                index._ann, index._ann_trained_at = faiss.read_index(str(_ann_path(path))), trained_at
+        except (OSError, RuntimeError) as exc:
+            log.warning("vector cache %s is unreadable: %s", path, exc)
+            return None
+        if index._store.d != expected.dim or len(index) != stamp.count or index._fingerprint() != stamp.checksum:
+            log.warning("vector cache %s is damaged (checksum mismatch); rebuilding", path)
+            return None
         return index
+
+
+def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _stamp_path(path: Path) -> Path:
     return path.with_suffix(".json")
+
+
+def _ann_path(path: Path) -> Path:
+    return path.with_suffix(".ivf")

@@ -79,6 +79,15 @@ class FiltersPanel(QWidget):
         score.addWidget(self.score_slider, 1)
         score.addWidget(self.score_value)
 
+        self.collapse_check = QCheckBox("Collapse near-duplicates", self)
+        self.collapse_check.setObjectName("collapseDuplicates")
+        self.collapse_check.setChecked(True)
+        self.collapse_check.setToolTip(
+            "Show near-duplicates of a result (copies, other sizes, bursts) folded under it,\n"
+            "marked +n, so the results are all different pictures."
+        )
+        self.collapse_check.toggled.connect(lambda _: self.filters_changed.emit())
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
         layout.addWidget(_heading("Folders", self))
@@ -87,6 +96,7 @@ class FiltersPanel(QWidget):
         layout.addLayout(dates)
         layout.addWidget(_heading("Minimum score", self))
         layout.addLayout(score)
+        layout.addWidget(self.collapse_check)
         self._dates_toggled()
         self._score_moved(0)
 
@@ -202,6 +212,7 @@ class FiltersPanel(QWidget):
             date_from=datetime.combine(start, time.min) if start else None,
             date_to=datetime.combine(end, time(23, 59, 59)) if end else None,  # the whole last day
             include_undated=self.undated_check.isChecked(),
+            collapse_duplicates=self.collapse_check.isChecked(),
         )
 
 

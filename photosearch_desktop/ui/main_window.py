@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..engine.paths import app_dirs
 from . import incoming as incoming_data
+from .duplicates_dialog import DuplicatesDialog
 from .errors import MODEL_ERROR_TITLE, UserMessage, describe_error
 from .filters_panel import FiltersPanel
 from .index_status import IndexStatus, duration
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self._model_state = ""
         self._open_boxes: dict[str, QMessageBox] = {}
         self.skipped_dialog: SkippedDialog | None = None
+        self.duplicates_dialog: DuplicatesDialog | None = None
         self.clean_shutdown = True
         self._last_seconds: float | None = None
         self._index_phase = ""
@@ -130,6 +132,9 @@ class MainWindow(QMainWindow):
         self.act_skipped = QAction(icon(QStyle.StandardPixmap.SP_MessageBoxWarning), "Skipped files", self)
         self.act_skipped.setToolTip("Files that could not be indexed, and why")
         self.act_skipped.triggered.connect(self.show_skipped)
+        self.act_duplicates = QAction(icon(QStyle.StandardPixmap.SP_FileDialogListView), "Find duplicates", self)
+        self.act_duplicates.setToolTip("Groups of near-duplicate photos in the library (or the chosen folder)")
+        self.act_duplicates.triggered.connect(self.show_duplicates)
         self.act_settings = QAction(icon(QStyle.StandardPixmap.SP_FileDialogDetailedView), "Settings", self)
         self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
         self.act_settings.triggered.connect(self.open_settings)
@@ -162,6 +167,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(spacer)
         toolbar.addAction(self.act_update)
         toolbar.addAction(self.act_skipped)
+        toolbar.addAction(self.act_duplicates)
         toolbar.addAction(self.act_settings)
         self.addToolBar(toolbar)
 
@@ -224,7 +230,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         library_menu = self.menuBar().addMenu("&Library")
-        library_menu.addActions([self.act_update, self.act_skipped])
+        library_menu.addActions([self.act_update, self.act_skipped, self.act_duplicates])
         photo_menu = self.menuBar().addMenu("&Photo")
         photo_menu.addActions(self.result_actions.all)
         help_menu = self.menuBar().addMenu("&Help")
@@ -301,6 +307,8 @@ class MainWindow(QMainWindow):
         if self.session is None:
             return
         session, self.session = self.session, None
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.close()  # it works on this session's library
         if not session.close():
             self.clean_shutdown = False
             log.error("a worker thread did not stop in time; it is left to finish on its own")
@@ -370,6 +378,7 @@ class MainWindow(QMainWindow):
         self.act_update.setEnabled(is_open and not indexing)
         self.act_update.setToolTip("Indexing is running…" if indexing else "Index new, changed, moved and deleted photos (F5)")
         self.act_skipped.setEnabled(is_open)
+        self.act_duplicates.setEnabled(is_open)
         self.act_open_image.setEnabled(is_open)
         self.act_paste.setEnabled(is_open)
         text_ok = is_open and info.supports_text
@@ -433,6 +442,8 @@ class MainWindow(QMainWindow):
         if r.added or r.modified or r.moved or r.deleted or r.embedded:
             self.thumbnails.forget()  # changed files get new thumbnails
             self._rerun(new_query=False)  # results refresh with what was just indexed
+            if self.duplicates_dialog is not None:
+                self.duplicates_dialog.refresh()
 
     def _on_index_failed(self, message: UserMessage) -> None:
         self.index_status.hide()
@@ -567,6 +578,25 @@ class MainWindow(QMainWindow):
         library = self.session.library
         self._calls.submit(library.skipped, dialog.set_files,
                            lambda exc: dialog.set_error(describe_error(exc).text))
+
+    # -- duplicates ----------------------------------------------------------------------------------
+
+    def show_duplicates(self) -> None:
+        if self.session is None or self.session.library is None or self.info is None:
+            return
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.close()
+        dialog = DuplicatesDialog(self.session.library, self.info.thumbnails_dir, self.filters.folder(), self)
+        # Trashed photos leave the library: the index follows (and then the dialog regroups).
+        dialog.trashed.connect(lambda _paths: self.update_index())
+        dialog.finished.connect(lambda _result: self._duplicates_closed(dialog))
+        self.duplicates_dialog = dialog
+        dialog.show()
+        dialog.start()
+
+    def _duplicates_closed(self, dialog: DuplicatesDialog) -> None:
+        if self.duplicates_dialog is dialog:
+            self.duplicates_dialog = None
 
     # -- settings ------------------------------------------------------------------------------------
 

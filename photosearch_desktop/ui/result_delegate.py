@@ -9,7 +9,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from .result_model import SCORE_ROLE, THUMB_FAILED_ROLE
+from .result_model import RESULT_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
 
 PADDING = 8
 RADIUS = 6.0
@@ -50,6 +50,9 @@ class ResultDelegate(QStyledItemDelegate):
         score = index.data(SCORE_ROLE)
         if score is not None:
             self._draw_score(painter, picture, float(score))
+        result = index.data(RESULT_ROLE)
+        if result is not None and result.folded:
+            self._draw_folded(painter, picture, len(result.folded))
 
         text_rect = QRect(box.left(), box.bottom() + 4, side, option.rect.bottom() - box.bottom() - 4)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -87,6 +90,19 @@ class ResultDelegate(QStyledItemDelegate):
         painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
         text = "No preview" if failed else "Loading…"
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    @staticmethod
+    def _draw_folded(painter: QPainter, box: QRect, count: int) -> None:
+        """The "+n" badge: near-duplicates folded under this result."""
+        text = f"+{count}"
+        metrics = painter.fontMetrics()
+        badge = QRectF(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 2)
+        badge.moveTopRight(QRectF(box).topRight() + QRectF(-4, 4, 0, 0).topLeft())
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(20, 90, 200, 210))
+        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
     def _draw_score(painter: QPainter, box: QRect, score: float) -> None:

@@ -48,6 +48,19 @@ def _offline_message(spec: ModelSpec, repo: str, cause: BaseException) -> str:
     )
 
 
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _damaged_weights(weights: Path, spec: ModelSpec, exc: BaseException) -> str:
+    return (
+        f"The weights file {weights} cannot be read as a checkpoint of {spec.arch}: it is damaged "
+        f"(for example cut off while copying or downloading) or not a model file "
+        f"({type(exc).__name__}: {_first_line(exc)}). Copy or download it again."
+    )
+
+
 def _hub_reachable(timeout: float = 3.0) -> bool:
     """A quick connect, so an offline machine fails in seconds instead of a minute of retries."""
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -129,7 +142,14 @@ class ClipEmbedder(Embedder):
         try:
             model = open_clip.create_model(spec.arch, pretrained=str(weights), device=device)
         except RuntimeError as exc:
-            raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}") from exc
+            if "size mismatch" in str(exc) or "state_dict" in str(exc):
+                raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}") from exc
+            if "Model config" in str(exc) and "not found" in str(exc):
+                raise ModelError(f"open_clip has no model architecture '{spec.arch}'.") from exc
+            raise ModelError(_damaged_weights(weights, spec, exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - a cut-off or garbage file fails in many ways
+            # torch.load raises EOFError, UnpicklingError, UnicodeDecodeError, ... on bad bytes.
+            raise ModelError(_damaged_weights(weights, spec, exc)) from exc
         model.eval()
         self._model = model
         self._tokenizer = open_clip.get_tokenizer(spec.arch)
@@ -149,9 +169,15 @@ class ClipEmbedder(Embedder):
         w, h = image.size
         scale = s / min(w, h)
         nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-        im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
         left, top = (nw - s) // 2, (nh - s) // 2
-        im = im.crop((left, top, left + s, top + s))
+        if max(nw, nh) > 4 * s:
+            # A long thin image (1 x 20000 px) would first become a huge strip (224 x 4,480,000,
+            # 3 GB) only to keep its centre: scale just the centre square instead.
+            box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
+            im = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+        else:
+            im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
+            im = im.crop((left, top, left + s, top + s))
         arr = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
         return (arr - self._mean) / self._std
 

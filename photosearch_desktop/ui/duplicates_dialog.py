@@ -1,0 +1,443 @@
+"""Find duplicates: groups of near-duplicate photos, the suggested keeper of each, and the only
+two things done with them: Move to Trash (the system trash, recoverable, after a confirmation
+that says how many files) and Export CSV. This is the one place the app ever changes the
+library, and only on that explicit request.
+
+The work runs on its own thread (:class:`DuplicatesWorker`): the search for candidate pairs
+once, at the slider's lowest similarity, so moving the slider only regroups (well within a
+second); then the pixel check that labels each member. Requests are numbered, and a newer one
+(the slider moved again) stops the older one's pixel checks.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .errors import UserMessage, describe_error
+from .thumbnails import ThumbnailCache
+
+if TYPE_CHECKING:
+    from ..engine.duplicates import DuplicateGraph, DuplicateGroup
+    from ..engine.library import Library
+    from ..engine.records import PhotoRecord
+
+log = logging.getLogger(__name__)
+
+SLIDER_MIN, SLIDER_MAX = 75, 99  # similarity in hundredths; the pair search runs once at the minimum
+REGROUP_DELAY_MS = 250  # the slider settles before regrouping
+THUMB_SIDE = 128
+MAX_GROUPS_SHOWN = 200  # widgets per photo: more groups are counted, not drawn
+
+
+def move_to_trash(path: str) -> bool:
+    """The system trash (recoverable), never a permanent delete."""
+    from PySide6.QtCore import QFile
+
+    moved = QFile.moveToTrash(path)  # bool, or (bool, path in the trash) in some bindings
+    return bool(moved[0] if isinstance(moved, tuple) else moved)
+
+
+@dataclass(frozen=True)
+class DuplicatesRequest:
+    seq: int
+    library: Library
+    folder: str
+    threshold: float
+    rebuild: bool  # search pairs again (first time, other folder, after photos were trashed)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class DuplicatesWorker(QObject):
+    progress = Signal(int, str, int, int)  # seq, what, done, total
+    groups_ready = Signal(int, object, bool)  # seq, list[DuplicateGroup], labels checked
+    failed = Signal(int, object)  # seq, UserMessage
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest_seq = 0  # written by the GUI thread; older queued requests are skipped
+        self._graph: DuplicateGraph | None = None
+        self._labels: dict[tuple[int, int], str] = {}  # (keeper id, member id) -> label
+
+    @Slot(object)
+    def run(self, request: DuplicatesRequest) -> None:
+        from ..engine.duplicates import Cancelled, build_graph, group_duplicates, verify_labels
+
+        if request.seq < self.latest_seq:
+            return
+        lib, seq = request.library, request.seq
+        try:
+            if request.rebuild or self._graph is None:
+                self._graph = None
+                self._labels.clear()  # files may have changed since
+                self._graph = build_graph(
+                    lib.catalog, lib.root, SLIDER_MIN / 100, request.folder, request.cancel,
+                    lambda done, total: self.progress.emit(seq, "Comparing photos", done, total),
+                )
+            groups = group_duplicates(self._graph, lib.catalog, request.threshold)
+            self.groups_ready.emit(seq, groups, False)
+            labelled = verify_labels(
+                groups, self._labels, request.cancel,
+                lambda done, total: self.progress.emit(seq, "Checking pixels", done, total),
+            )
+            self.groups_ready.emit(seq, labelled, True)
+        except Cancelled:
+            log.debug("duplicate request %d superseded", seq)
+        except Exception as exc:  # noqa: BLE001 - reported to the user in plain words
+            log.warning("finding duplicates failed: %s", exc)
+            self.failed.emit(seq, describe_error(exc))
+
+
+class PhotoTile(QFrame):
+    """One photo of a group: thumbnail, a tick to select it, and its facts."""
+
+    def __init__(self, photo: PhotoRecord, abs_path: str, role: str, tooltip: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.photo, self.abs_path = photo, abs_path
+        self.setObjectName("duplicateTile")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.thumb = QLabel("Loading…", self)
+        self.thumb.setFixedSize(THUMB_SIDE, THUMB_SIDE)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.check = QCheckBox(photo.rel_path.rsplit("/", 1)[-1], self)
+        self.check.setToolTip(f"{photo.rel_path}\nTick to move it to the Trash or export it")
+        size = f"{photo.width}×{photo.height}" if photo.width and photo.height else "size unknown"
+        date = photo.taken_at.date().isoformat() if photo.taken_at else "no date"
+        self.facts = QLabel(f"{size} · {_megabytes(photo.size)} · {date}", self)
+        self.role = QLabel(role, self)
+        self.role.setObjectName("duplicateRole")
+        self.role.setToolTip(tooltip)
+        self.setToolTip(f"{photo.rel_path}\n{tooltip}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        for widget in (self.thumb, self.check, self.facts, self.role):
+            layout.addWidget(widget)
+
+    def set_pixmap(self, pixmap: QPixmap | None, failed: bool) -> None:
+        if pixmap is not None:
+            self.thumb.setPixmap(pixmap.scaled(THUMB_SIDE, THUMB_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+        elif failed:
+            self.thumb.setText("No preview")
+
+
+class DuplicatesDialog(QDialog):
+    """Shows the groups; ``trashed`` tells the window to update the index."""
+
+    trashed = Signal(list)  # absolute paths moved to the trash
+
+    _run_requested = Signal(object)
+
+    def __init__(self, library: Library, thumbnails_dir: Path, folder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from ..engine.duplicates import KEEPER_RULE
+
+        self.setObjectName("duplicatesDialog")
+        self.setWindowTitle("Find duplicates" + (f" in {folder}" if folder else ""))
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.resize(980, 720)
+        self.library, self.folder = library, folder
+        # Its own cache object: the result grid cancels its pending thumbnails on every query.
+        self.thumbnails = ThumbnailCache(thumbnails_dir, self)
+        self.keeper_rule = KEEPER_RULE
+        self.groups: list[DuplicateGroup] = []
+        self.labelled = False
+        self.tiles: list[PhotoTile] = []
+        self._gone: set[str] = set()  # trashed here; hidden until the index is updated
+        self._seq = 0
+        self._request: DuplicatesRequest | None = None
+        self._rebuild = True
+
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setObjectName("duplicateThreshold")
+        self.slider.setRange(SLIDER_MIN, SLIDER_MAX)
+        self.slider.setValue(min(SLIDER_MAX, max(SLIDER_MIN, round(library.spec.dup_threshold * 100))))
+        self.slider.setToolTip("How alike two photos must look to be grouped (cosine similarity).\n"
+                               "Lower finds more, including other shots of the same scene.")
+        self.value_label = QLabel(self)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self._regroup_timer = QTimer(self)
+        self._regroup_timer.setSingleShot(True)
+        self._regroup_timer.setInterval(REGROUP_DELAY_MS)
+        self._regroup_timer.timeout.connect(self._request_groups)
+        self.rule_label = QLabel(KEEPER_RULE, self)
+        self.rule_label.setWordWrap(True)
+        self.status = QLabel("Looking for duplicates…", self)
+        self.status.setObjectName("duplicateStatus")
+        self.status.setWordWrap(True)
+
+        self.container = QWidget(self)
+        self.groups_layout = QVBoxLayout(self.container)
+        self.groups_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.container)
+
+        self.select_others = QPushButton("Select all but keepers", self)
+        self.select_others.clicked.connect(self.select_all_but_keepers)
+        self.clear_button = QPushButton("Clear selection", self)
+        self.clear_button.clicked.connect(lambda: [t.check.setChecked(False) for t in self.tiles])
+        self.trash_button = QPushButton("Move to Trash…", self)
+        self.trash_button.setObjectName("moveToTrash")
+        self.trash_button.setToolTip("Move the ticked photos to the system trash, from where they can be restored")
+        self.trash_button.clicked.connect(self.move_selected_to_trash)
+        self.export_button = QPushButton("Export CSV…", self)
+        self.export_button.clicked.connect(self.export_csv)
+        close = QPushButton("Close", self)
+        close.clicked.connect(self.close)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Similarity at least", self))
+        top.addWidget(self.slider, 1)
+        top.addWidget(self.value_label)
+        buttons = QHBoxLayout()
+        for b in (self.select_others, self.clear_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        for b in (self.export_button, self.trash_button, close):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.rule_label)
+        layout.addWidget(self.status)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+
+        self._thread = QThread(self)
+        self._thread.setObjectName("photosearch-duplicates")
+        self.worker = DuplicatesWorker()
+        self.worker.moveToThread(self._thread)
+        self._thread.finished.connect(self.worker.deleteLater)
+        self._run_requested.connect(self.worker.run)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.groups_ready.connect(self._on_groups)
+        self.worker.failed.connect(self._on_failed)
+        self.thumbnails.ready.connect(self._on_thumbnail)
+        self._closed = False
+        self._thread.start()
+        self._slider_moved(self.slider.value())
+        self._update_buttons()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    @property
+    def threshold(self) -> float:
+        return self.slider.value() / 100
+
+    def refresh(self) -> None:
+        """Search again (e.g. after the index was updated)."""
+        self._rebuild = True
+        self._request_groups()
+
+    def start(self) -> None:
+        self._request_groups()
+
+    def _slider_moved(self, value: int) -> None:
+        self.value_label.setText(f"{value / 100:.2f}")
+        if self._seq:  # the first search starts with start()
+            self._regroup_timer.start()
+
+    def _request_groups(self) -> None:
+        if self._request is not None:
+            self._request.cancel.set()  # stops its pixel checks (or its search, if rebuilt)
+        self._seq += 1
+        self.worker.latest_seq = self._seq
+        self._request = DuplicatesRequest(self._seq, self.library, self.folder, self.threshold, self._rebuild)
+        self._rebuild = False
+        self.status.setText("Looking for duplicates…")
+        self._run_requested.emit(self._request)
+
+    # -- answers ----------------------------------------------------------------------------------
+
+    def _on_progress(self, seq: int, what: str, done: int, total: int) -> None:
+        if seq == self._seq:
+            self.status.setText(f"{what}… {100 * done // max(1, total)}%")
+
+    def _on_failed(self, seq: int, message: UserMessage) -> None:
+        if seq == self._seq:
+            self.status.setText(f"{message.title}: {message.text}")
+
+    def _on_groups(self, seq: int, groups: list[DuplicateGroup], labelled: bool) -> None:
+        if seq != self._seq:
+            return
+        self.labelled = labelled
+        self._show([g for g in groups if self._visible(g)])
+        extra = sum(len(g.members) for g in self.groups)
+        if not self.groups:
+            text = f"No near-duplicates at similarity {self.threshold:.2f} or more."
+        else:
+            text = (f"{len(self.groups)} group{'s' if len(self.groups) != 1 else ''} at similarity "
+                    f"{self.threshold:.2f} or more: {extra} photo{'s' if extra != 1 else ''} besides the suggested keepers.")
+            if len(self.groups) > MAX_GROUPS_SHOWN:
+                text += f" Showing the first {MAX_GROUPS_SHOWN} groups."
+            if not labelled:
+                text += " Checking which are copies of the same photo…"
+        self.status.setText(text)
+
+    def _visible(self, group: DuplicateGroup) -> bool:
+        return group.keeper_path not in self._gone and sum(m.abs_path not in self._gone for m in group.members) > 0
+
+    def _show(self, groups: list[DuplicateGroup]) -> None:
+        checked = {t.abs_path for t in self.tiles if t.check.isChecked()}
+        while self.groups_layout.count() > 1:
+            item = self.groups_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.groups, self.tiles = groups, []
+        for n, group in enumerate(groups[:MAX_GROUPS_SHOWN], 1):
+            box = QGroupBox(f"Group {n} — {len(group.members) + 1} photos", self.container)
+            box.setObjectName("duplicateGroup")
+            row = QHBoxLayout(box)
+            tiles = [PhotoTile(group.keeper, group.keeper_path, "Suggested keeper", self.keeper_rule, box)]
+            for m in group.members:
+                if m.abs_path in self._gone:
+                    continue
+                label = m.label or "checking…"
+                tiles.append(PhotoTile(m.photo, m.abs_path, f"{label} · {m.similarity:.2f}",
+                                       f"Similarity {m.similarity:.3f} to the keeper; {_explain(m.label)}", box))
+            tiles[0].role.setStyleSheet("font-weight: bold")
+            for tile in tiles:
+                tile.check.setChecked(tile.abs_path in checked)
+                tile.check.toggled.connect(self._update_buttons)
+                row.addWidget(tile)
+                self._on_thumbnail(tile.abs_path, [tile])
+            row.addStretch(1)
+            self.tiles += tiles
+            self.groups_layout.insertWidget(self.groups_layout.count() - 1, box)
+        self._update_buttons()
+
+    def _on_thumbnail(self, path: str, tiles: list[PhotoTile] | None = None) -> None:
+        for tile in tiles if tiles is not None else self.tiles:
+            if tile.abs_path == path:
+                tile.set_pixmap(self.thumbnails.pixmap(path, THUMB_SIDE), self.thumbnails.failed(path, THUMB_SIDE))
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def selected(self) -> list[PhotoTile]:
+        return [t for t in self.tiles if t.check.isChecked()]
+
+    def select_all_but_keepers(self) -> None:
+        keepers = {g.keeper_path for g in self.groups}
+        for tile in self.tiles:
+            tile.check.setChecked(tile.abs_path not in keepers)
+
+    def _update_buttons(self) -> None:
+        n = len(self.selected())
+        self.trash_button.setEnabled(n > 0)
+        self.trash_button.setText(f"Move {n} to Trash…" if n else "Move to Trash…")
+        self.export_button.setEnabled(bool(self.groups))
+
+    def move_selected_to_trash(self) -> None:
+        chosen = self.selected()
+        if not chosen:
+            return
+        n = len(chosen)
+        keepers = {g.keeper_path for g in self.groups} & {t.abs_path for t in chosen}
+        warning = f"\n\n{len(keepers)} of them {'is a suggested keeper' if len(keepers) == 1 else 'are suggested keepers'}." if keepers else ""
+        answer = QMessageBox.question(
+            self,
+            "Move to Trash?",
+            f"Move {n} photo{'s' if n != 1 else ''} to the Trash?\n\nThey can be restored from the system trash. "
+            f"The index is updated afterwards.{warning}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        moved, failed = [], []
+        for tile in chosen:
+            (moved if move_to_trash(tile.abs_path) else failed).append(tile.abs_path)
+        log.info("moved %d photos to the trash (%d failed)", len(moved), len(failed))
+        self._gone |= set(moved)
+        self._rebuild = True  # the next regroup must not offer the trashed photos again
+        self._show([g for g in self.groups if self._visible(g)])
+        text = f"Moved {len(moved)} photo{'s' if len(moved) != 1 else ''} to the Trash."
+        if failed:
+            text += f" {len(failed)} could not be moved (no trash on that drive, or no permission): {failed[0]}"
+            QMessageBox.warning(self, "Some photos were not moved", text)
+        self.status.setText(text)
+        if moved:
+            self.trashed.emit(moved)
+
+    def export_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export duplicates", str(Path.home() / "duplicates.csv"),
+                                              "CSV files (*.csv)")
+        if not path:
+            return
+        try:
+            write_csv(Path(path), self.groups)
+        except OSError as exc:
+            message = describe_error(exc)
+            QMessageBox.warning(self, message.title, message.text)
+            return
+        self.status.setText(f"Exported {len(self.groups)} groups to {path}.")
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def done(self, result: int) -> None:
+        self.shutdown()
+        super().done(result)
+
+    def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop the worker: a pixel check in progress ends after the photo it is on."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._request is not None:
+            self._request.cancel.set()
+        self.worker.latest_seq = 1 << 62
+        self._thread.quit()
+        self._thread.wait(10_000)
+        self.thumbnails.shutdown()
+
+
+def write_csv(path: Path, groups: list[DuplicateGroup]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["group", "role", "path", "abs_path", "width", "height", "size", "taken_at", "similarity", "label"])
+        for n, g in enumerate(groups, 1):
+            k = g.keeper
+            out.writerow([n, "keeper", k.rel_path, g.keeper_path, k.width, k.height, k.size,
+                          k.taken_at.isoformat() if k.taken_at else "", "", ""])
+            for m in g.members:
+                p = m.photo
+                out.writerow([n, "member", p.rel_path, m.abs_path, p.width, p.height, p.size,
+                              p.taken_at.isoformat() if p.taken_at else "", f"{m.similarity:.4f}", m.label or ""])
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} KB"
+
+
+def _explain(label: str | None) -> str:
+    return {
+        "identical file": "the same bytes: an exact copy of the file",
+        "same photo": "the same photo resized, re-encoded, cropped or edited (checked on the pixels)",
+        "similar shot": "another picture of the same scene",
+    }.get(label or "", "being checked")

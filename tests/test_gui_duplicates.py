@@ -1,0 +1,151 @@
+"""The Find duplicates dialog and collapsed results, driven as a person would (efficientnet-lite2,
+a small generated library; the system trash is redirected under ``tmp_path``)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from photosearch_desktop.engine.duplicates import IDENTICAL, KEEPER_RULE, SAME_PHOTO
+from photosearch_desktop.ui.duplicates_dialog import DuplicatesDialog, PhotoTile
+from photosearch_desktop.ui.main_window import MainWindow
+from test_gui import QUERY_TIMEOUT_MS, _pattern, _write, drop_files, new_window, result_paths, wait_indexed
+
+COPIES = {"2019/Trips/beach.jpg", "2019/Trips/beach small.jpg", "backup/beach.jpg"}
+
+
+@pytest.fixture
+def dup_library(tmp_path: Path) -> Path:
+    """One photo with a byte-identical backup and a smaller re-encoded copy, among others."""
+    root = tmp_path / "Photos"
+    _write(root / "2019/Trips/beach.jpg", _pattern(1, (320, 240)), "2019:07:01 10:00:00")
+    (root / "backup").mkdir()
+    shutil.copyfile(root / "2019/Trips/beach.jpg", root / "backup/beach.jpg")
+    with Image.open(root / "2019/Trips/beach.jpg") as im:
+        im.resize((160, 120), Image.Resampling.LANCZOS).save(root / "2019/Trips/beach small.jpg", quality=70)
+    for i in range(2, 7):  # smaller: the beach photo is the first keeper, whatever it groups
+        _write(root / f"2020/other{i}.jpg", _pattern(i, (240, 180)), f"2020:01:0{i} 10:00:00")
+    return root
+
+
+def open_dialog(qtbot, window: MainWindow) -> DuplicatesDialog:  # type: ignore[no-untyped-def]
+    window.act_duplicates.trigger()
+    dialog = window.duplicates_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.labelled, timeout=QUERY_TIMEOUT_MS)
+    return dialog
+
+
+def beach_group(dialog: DuplicatesDialog):  # type: ignore[no-untyped-def]
+    return next(g for g in dialog.groups if g.keeper.rel_path in COPIES)
+
+
+def tile(dialog: DuplicatesDialog, rel_path: str) -> PhotoTile:
+    return next(t for t in dialog.tiles if t.photo.rel_path == rel_path)
+
+
+def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_library: Path, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "xdg").mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the system trash, on this disk
+    window = new_window(qtbot, data_dir)
+    window.open_library(dup_library)
+    wait_indexed(qtbot, window, photos=8)
+    assert window.act_duplicates.isEnabled()
+    dialog = open_dialog(qtbot, window)
+
+    # The keeper: same resolution and size as its backup copy, so the path decides; the rule is
+    # explained next to it. Members are labelled against it.
+    group = beach_group(dialog)
+    assert group.keeper.rel_path == "2019/Trips/beach.jpg"
+    labels = {m.photo.rel_path: m.label for m in group.members}
+    assert labels["backup/beach.jpg"] == IDENTICAL and labels["2019/Trips/beach small.jpg"] == SAME_PHOTO
+    keeper_tile = tile(dialog, "2019/Trips/beach.jpg")
+    assert keeper_tile.role.text() == "Suggested keeper" and keeper_tile.role.toolTip() == KEEPER_RULE
+    assert "identical file" in tile(dialog, "backup/beach.jpg").role.text()
+    assert "320×240" in keeper_tile.facts.text() and "2019-07-01" in keeper_tile.facts.text()
+    assert KEEPER_RULE in dialog.rule_label.text()
+    qtbot.waitUntil(lambda: keeper_tile.thumb.pixmap() is not None and not keeper_tile.thumb.pixmap().isNull(),
+                    timeout=QUERY_TIMEOUT_MS)
+
+    # The slider regroups in the background without searching again: at 0.99 only the copies
+    # of one picture stay together (identical files and confirmed copies, whatever the slider).
+    started = time.perf_counter()
+    dialog.slider.setValue(99)
+    qtbot.waitUntil(lambda: dialog.status.text().startswith(("1 group", "No near")) and "0.99" in dialog.status.text(),
+                    timeout=5000)
+    regroup_s = time.perf_counter() - started
+    print(f"regrouped in {regroup_s:.2f} s (of which {0.25:.2f} s waiting for the slider to settle)")
+    assert regroup_s < 2.0
+    assert [{p.rel_path for p in g.photos} for g in dialog.groups] == [COPIES]
+
+    # Export CSV: one row per photo, the keeper's first.
+    target = tmp_path / "exported.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+    with open(target, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["role"] for r in rows] == ["keeper", "member", "member"]
+    assert rows[0]["path"] == "2019/Trips/beach.jpg" and {r["label"] for r in rows[1:]} == {IDENTICAL, SAME_PHOTO}
+    assert not list(dup_library.rglob("*.csv"))
+
+    # Move to Trash asks first, naming how many; "Cancel" changes nothing.
+    small = dup_library / "2019/Trips/beach small.jpg"
+    tile(dialog, "2019/Trips/beach small.jpg").check.setChecked(True)
+    assert dialog.trash_button.isEnabled() and "1" in dialog.trash_button.text()
+    asked: list[str] = []
+
+    def answer(button):  # type: ignore[no-untyped-def]
+        def ask(_parent, _title, text, *_args, **_kwargs):  # type: ignore[no-untyped-def]
+            asked.append(text)
+            return button
+        return ask
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer(QMessageBox.StandardButton.Cancel)))
+    qtbot.mouseClick(dialog.trash_button, Qt.MouseButton.LeftButton)
+    assert small.exists() and "Move 1 photo to the Trash?" in asked[-1]
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(answer(QMessageBox.StandardButton.Yes)))
+    qtbot.mouseClick(dialog.trash_button, Qt.MouseButton.LeftButton)
+    assert not small.exists()
+    assert (tmp_path / "xdg/Trash/files/beach small.jpg").read_bytes()  # recoverable
+    assert "Moved 1 photo" in dialog.status.text()
+    # The index follows, and the dialog regroups from it.
+    qtbot.waitUntil(lambda: window.session.library.catalog.photo_by_path("2019/Trips/beach small.jpg") is None,
+                    timeout=QUERY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.labelled and dialog.groups
+                    and {p.rel_path for p in dialog.groups[0].photos} == COPIES - {"2019/Trips/beach small.jpg"},
+                    timeout=QUERY_TIMEOUT_MS)
+    dialog.close()
+    qtbot.waitUntil(lambda: window.duplicates_dialog is None)
+
+
+def test_collapsed_results_show_one_picture_with_a_badge(qtbot, dup_library: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    window = new_window(qtbot, data_dir)
+    window.open_library(dup_library)
+    wait_indexed(qtbot, window, photos=8)
+    assert window.filters.collapse_check.isChecked()  # on by default
+
+    query = tmp_path / "query.jpg"
+    with Image.open(dup_library / "2019/Trips/beach.jpg") as im:
+        im.resize((200, 150)).save(query, quality=80)
+    drop_files(window, query)
+    qtbot.waitUntil(lambda: bool(result_paths(window)), timeout=QUERY_TIMEOUT_MS)
+    first = window.result_model.result(0)
+    shown = set(result_paths(window))
+    assert first.photo.rel_path in COPIES and len(shown & COPIES) == 1  # one picture, once
+    folded = {f.photo.rel_path for f in first.folded}
+    assert COPIES - {first.photo.rel_path} <= folded
+    tooltip = window.result_model.data(window.result_model.index(0), Qt.ItemDataRole.ToolTipRole)
+    assert f"+{len(first.folded)} near-duplicate" in tooltip
+    window.grid.viewport().grab()  # paints the "+n" badge without error
+
+    window.filters.collapse_check.setChecked(False)
+    qtbot.waitUntil(lambda: COPIES <= set(result_paths(window)), timeout=QUERY_TIMEOUT_MS)
+    assert all(not window.result_model.result(i).folded for i in range(window.result_model.rowCount()))
