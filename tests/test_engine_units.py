@@ -225,6 +225,8 @@ def test_vector_index_exact_top_k_with_and_without_filter() -> None:
     assert list(got) == list(ids[mask][np.argsort(-(vecs[mask] @ q))[:10]])
     index.remove([1007])
     assert 1007 not in index.search(q, 10)[1]
+    # An id the catalog committed a moment ago but the index has not received yet is skipped.
+    assert list(index.search(q, 5, np.array([1003, 5_000_000], dtype=np.int64))[1]) == [1003]
 
 
 def test_vector_cache_is_rejected_when_stale_or_damaged(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ class VectorIndex:
         self._ann: faiss.IndexIVFPQ | None = None
         self._ann_trained_at = 0
         self._last_selector: tuple[np.ndarray, faiss.IDSelectorBatch] | None = None
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None  # sorted ids, their rows
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -97,6 +98,7 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
+            self._rows = None
             self._store.add_with_ids(vectors, ids)
             if self._ann is not None:
                 self._ann.add_with_ids(vectors, ids)
@@ -106,6 +108,7 @@ class VectorIndex:
             return
         selector = faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64))
         with self._lock:
+            self._rows = None
             self._store.remove_ids(selector)
             if self._ann is not None:
                 self._ann.remove_ids(selector)
@@ -175,16 +178,30 @@ class VectorIndex:
             self._last_selector = (allowed, faiss.IDSelectorBatch(allowed))
         return self._last_selector[1]
 
+    def _gather(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids present in the index, their float32 vectors), read straight from the float16
+        codes: 10,000 vectors in a few milliseconds, where one lookup per id took 12 ms."""
+        if self._rows is None:
+            id_map = _vector_view(self._store.id_map, np.int64)
+            order = np.argsort(id_map, kind="stable")
+            self._rows = (id_map[order], order)
+        sorted_ids, order = self._rows
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), max(0, len(sorted_ids) - 1))
+        # An id the catalog committed a moment ago may not have reached this index yet.
+        present = sorted_ids[pos] == ids if len(sorted_ids) else np.zeros(len(ids), bool)
+        inner = faiss.downcast_index(self._store.index)
+        codes = _vector_view(inner.codes, np.uint8).reshape(-1, inner.code_size)
+        # FAISS decodes float16 with SIMD; NumPy's astype took 12 ms for 10,000 vectors.
+        return ids[present], inner.sa_decode(np.ascontiguousarray(codes[order[pos[present]]]))
+
     def _exact_subset(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            vectors = self._store.reconstruct_batch(allowed)
-        except RuntimeError:
-            # An id the catalog committed a moment ago but this index has not received yet:
-            # the selector scan skips unknown ids.
-            scores, ids = self._store.search(q, k, params=faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed)))
-            keep = ids[0] >= 0
-            return scores[0][keep], ids[0][keep]
-        scores = vectors @ q[0]
+        allowed, vectors = self._gather(allowed)
+        if len(allowed) == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        k = min(k, len(allowed))
+        # Multiply-and-sum rather than a BLAS product: for a thousand rows, waking the BLAS
+        # thread pool cost 5 ms, the arithmetic itself well under one.
+        scores = np.einsum("ij,j->i", vectors, q[0])
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         order = top[np.argsort(-scores[top], kind="stable")]
         return scores[order], allowed[order]
