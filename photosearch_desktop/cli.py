@@ -169,10 +169,19 @@ def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
 
 
 def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
-    return Library(
+    lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
         readonly=readonly,
     )
+    _print_notices(lib)
+    return lib
+
+
+def _print_notices(lib: Library) -> None:
+    """What the engine did on its own that the user must know (e.g. a damaged catalog replaced)."""
+    for notice in lib.notices:
+        print(f"photosearch: note: {notice}", file=sys.stderr)
+    lib.notices.clear()
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -191,6 +200,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             )
         try:
             report = lib.index(progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options)
+            _print_notices(lib)
         except KeyboardInterrupt:
             print("\nInterrupted. Finished photos are saved; run the same command to resume.", file=sys.stderr)
             return 130

@@ -181,44 +181,58 @@ def build_graph(
 
 
 class _Nearest:
-    """Each photo's ``m`` most similar others (cosine >= COPY_FLOOR), kept block by block."""
+    """Each photo's ``m`` most similar others with cosine >= COPY_FLOOR, kept block by block.
+
+    Only the entries above the floor are looked at (few, but for copies and look-alikes), so
+    this costs a comparison per entry rather than a sort of every block.
+    """
 
     def __init__(self, n: int, m: int) -> None:
         self.m = m
         self.sims = np.full((n, m), -np.inf, dtype=np.float32)
-        self.rows = np.full((n, m), -1, dtype=np.int64)
+        self.cols = np.full((n, m), -1, dtype=np.int64)
 
     def update(self, i: int, j: int, sims: np.ndarray) -> None:
-        self._merge(i, j, sims)
-        if i != j:
-            self._merge(j, i, sims.T)  # the block below the diagonal, never computed
+        r, c = np.nonzero(sims >= COPY_FLOOR)
+        if len(r):
+            s = sims[r, c]
+            self._merge(i + r, j + c, s)
+            if i != j:
+                self._merge(j + c, i + r, s)  # the block below the diagonal, never computed
 
-    def _merge(self, row0: int, col0: int, sims: np.ndarray) -> None:
-        m = min(self.m, sims.shape[1])
-        top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
-        rows = slice(row0, row0 + len(sims))
-        cand_s = np.concatenate([self.sims[rows], np.take_along_axis(sims, top, axis=1)], axis=1)
-        cand_r = np.concatenate([self.rows[rows], top + col0], axis=1)
-        best = np.argsort(-cand_s, axis=1)[:, : self.m]
-        self.sims[rows] = np.take_along_axis(cand_s, best, axis=1)
-        self.rows[rows] = np.take_along_axis(cand_r, best, axis=1)
+    def _merge(self, rows: np.ndarray, cols: np.ndarray, sims: np.ndarray) -> None:
+        touched = np.unique(rows)
+        all_rows = np.concatenate([np.repeat(touched, self.m), rows])
+        all_cols = np.concatenate([self.cols[touched].ravel(), cols])
+        all_sims = np.concatenate([self.sims[touched].ravel(), sims])
+        order = np.lexsort((-all_sims, all_rows))  # by row, most similar first
+        all_rows, all_cols, all_sims = all_rows[order], all_cols[order], all_sims[order]
+        rank = np.arange(len(all_rows)) - np.searchsorted(all_rows, all_rows, side="left")
+        keep = rank < self.m
+        self.sims[all_rows[keep], rank[keep]] = all_sims[keep]
+        self.cols[all_rows[keep], rank[keep]] = all_cols[keep]
 
     def pairs(self, ids: np.ndarray) -> set[tuple[int, int]]:
         r, k = np.nonzero(self.sims >= COPY_FLOOR)
-        a, b = ids[r], ids[self.rows[r, k]]
+        a, b = ids[r], ids[self.cols[r, k]]
         return {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b)}
 
 
 def _load_vectors(catalog: Catalog, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, float16 vectors): float16 halves the memory; products are done in float32."""
-    out_ids, parts = [], []
+    """(ids, float16 vectors), filled in place: float16 halves the memory (the products are
+    done in float32, a block at a time)."""
+    out_ids = np.zeros(len(ids), np.int64)
+    out: np.ndarray | None = None
+    n = 0
     for start in range(0, len(ids), 10_000):
         got, vecs = catalog.vectors(ids[start : start + 10_000].tolist())
-        out_ids.append(got)
-        parts.append(vecs.astype(np.float16))
-    if not parts:
-        return np.zeros(0, np.int64), np.zeros((0, 1), np.float16)
-    return np.concatenate(out_ids), np.concatenate(parts)
+        if out is None:
+            out = np.zeros((len(ids), vecs.shape[1]), np.float16)
+        out_ids[n : n + len(got)], out[n : n + len(got)] = got, vecs
+        n += len(got)
+    if out is None:
+        return out_ids, np.zeros((0, 1), np.float16)
+    return out_ids[:n], out[:n]
 
 
 def _identical_sets(
