@@ -388,13 +388,25 @@ def build_synthetic(n: int, dim: int) -> tuple[Path, Path, int]:
     return root, data_dir, planted
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux's VmHWM, not getrusage: ru_maxrss of a child process
+    starts at its parent's peak (the kernel keeps it across fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def scale_worker(root: str, data_dir: str, threshold: float) -> None:
     """Runs in a fresh process, so that its peak RSS is the finder's alone."""
     from photosearch_desktop.engine.duplicates import build_graph, group_duplicates
     from photosearch_desktop.engine.library import Library
 
     lib = Library(root, data_dir=data_dir, model=MODEL)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_rss = peak_rss_mb()
     t0 = time.perf_counter()
     graph = build_graph(lib.catalog, lib.root, threshold)
     pairs_s = time.perf_counter() - t0
@@ -403,8 +415,8 @@ def scale_worker(root: str, data_dir: str, threshold: float) -> None:
     print(json.dumps({
         "seconds": total_s, "pairs_seconds": pairs_s, "groups": len(groups),
         "grouped_photos": sum(len(g.photos) for g in groups), "pairs": len(graph.a),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_before_mb": base_rss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": base_rss,
     }))
 
 
