@@ -52,6 +52,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import numpy as np  # noqa: E402
 
 from libgen import write_photo  # noqa: E402
+from tinyclip import TINY_CLIP_NAME, make_tiny_clip  # noqa: E402
 
 DRIVER = """
 import sys, open_clip
@@ -59,12 +60,6 @@ open_clip.add_model_config(sys.argv[1])
 from photosearch_desktop.cli import main
 sys.exit(main(sys.argv[2:]))
 """
-TINY_CLIP_NAME = "tiny-clip-test"
-TINY_CLIP_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
-}
 PHOTO_SIZE = (480, 360)
 EXTRA_POOL = 120  # contents for new and edited photos of the update runs
 BROKEN = {"broken/random.jpg": b"\x13\x37" * 2000, "broken/empty.jpg": b""}
@@ -179,16 +174,7 @@ def _vectors(catalog) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
 
 
 def prepare(work: Path, photos: int, update: bool = True) -> Setup:
-    import open_clip
-    import torch
-
-    work.mkdir(parents=True, exist_ok=True)
-    config = work / f"{TINY_CLIP_NAME}.json"
-    config.write_text(json.dumps(TINY_CLIP_CONFIG))
-    open_clip.add_model_config(config)
-    torch.manual_seed(0)
-    weights = work / "tiny-clip.pt"
-    torch.save(open_clip.create_model(TINY_CLIP_NAME).state_dict(), weights)
+    _, weights, config = make_tiny_clip(work)
     base = work / "base"
     if base.exists():
         shutil.rmtree(base)

@@ -37,13 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
+from tinyclip import make_tiny_clip  # noqa: E402
 
-TINY_CLIP_NAME = "tiny-clip-test"
-TINY_CLIP_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8, "head_width": 32},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 1},
-}
 PER_FOLDER = 500
 
 
@@ -126,16 +121,7 @@ def main() -> int:
 
         weights = None
         if args.model == "tiny-clip":
-            import open_clip
-            import torch
-
-            config = work / f"{TINY_CLIP_NAME}.json"
-            config.write_text(json.dumps(TINY_CLIP_CONFIG))
-            open_clip.add_model_config(config)
-            torch.manual_seed(0)
-            weights = work / "tiny-clip.pt"
-            torch.save(open_clip.create_model(TINY_CLIP_NAME).state_dict(), weights)
-            model = f"clip:{TINY_CLIP_NAME}"
+            model, weights, _ = make_tiny_clip(work)
         else:
             model = "efficientnet-lite2"
 
