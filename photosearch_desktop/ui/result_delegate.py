@@ -49,10 +49,10 @@ class ResultDelegate(QStyledItemDelegate):
 
         score = index.data(SCORE_ROLE)
         if score is not None:
-            self._draw_score(painter, picture, float(score))
+            self._draw_badge(painter, picture, f"{float(score):.2f}", QColor(0, 0, 0, 150), right=False)
         result = index.data(RESULT_ROLE)
         if result is not None and result.folded:
-            self._draw_folded(painter, picture, len(result.folded))
+            self._draw_badge(painter, picture, f"+{len(result.folded)}", QColor(20, 90, 200, 210), right=True)
 
         text_rect = QRect(box.left(), box.bottom() + 4, side, option.rect.bottom() - box.bottom() - 4)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -92,26 +92,17 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     @staticmethod
-    def _draw_folded(painter: QPainter, box: QRect, count: int) -> None:
-        """The "+n" badge: near-duplicates folded under this result."""
-        text = f"+{count}"
+    def _draw_badge(painter: QPainter, box: QRect, text: str, fill: QColor, right: bool) -> None:
+        """A white-on-colour pill in the picture's top-left (score) or top-right ("+n" folded
+        near-duplicates) corner."""
         metrics = painter.fontMetrics()
         badge = QRectF(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 2)
-        badge.moveTopRight(QRectF(box).topRight() + QRectF(-4, 4, 0, 0).topLeft())
+        if right:
+            badge.moveTopRight(QRectF(box).topRight() + QRectF(-4, 4, 0, 0).topLeft())
+        else:
+            badge.moveTopLeft(QRectF(box).topLeft() + QRectF(4, 4, 0, 0).topLeft())
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(20, 90, 200, 210))
-        painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
-
-    @staticmethod
-    def _draw_score(painter: QPainter, box: QRect, score: float) -> None:
-        text = f"{score:.2f}"
-        metrics = painter.fontMetrics()
-        badge = QRectF(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 2)
-        badge.moveTopLeft(QRectF(box).topLeft() + QRectF(4, 4, 0, 0).topLeft())
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.setBrush(fill)
         painter.drawRoundedRect(badge, badge.height() / 2, badge.height() / 2)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
