@@ -129,7 +129,7 @@ def phase_load(n: int, weights: Path, queries: int, k: int) -> dict:
 
     rng = np.random.default_rng(7)
     qids = rng.choice(np.arange(1, n + 1), queries, replace=False)
-    qvecs = index.vectors(qids)
+    _, qvecs = index.vectors(qids)
     rows = []
     filters = {
         "no filter": SearchFilters(),

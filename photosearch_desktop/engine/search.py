@@ -74,7 +74,7 @@ def _collapsed(
         if filters.min_score is not None and hits and hits[-1][0] < filters.min_score:
             hits = [h for h in hits if h[0] >= filters.min_score]
             exhausted = True
-        got, vectors = catalog.vectors([i for _, i in hits])
+        got, vectors = index.vectors([i for _, i in hits])
         row = {int(i): r for r, i in enumerate(got)}
         hits = [h for h in hits if h[1] in row]  # a photo deleted since the search began
         folds = fold_near_duplicates(vectors[[row[i] for _, i in hits]], threshold, limit=k)

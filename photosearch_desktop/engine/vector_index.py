@@ -113,9 +113,11 @@ class VectorIndex:
             if self._ann is not None:
                 self._ann.remove_ids(selector)
 
-    def vectors(self, ids: np.ndarray) -> np.ndarray:
+    def vectors(self, ids: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(the ids this index holds, their vectors): the float16 values the catalog stores,
+        without a trip to SQLite."""
         with self._lock:
-            return self._store.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+            return self._gather(np.asarray(ids, dtype=np.int64))
 
     # -- the approximate layer ---------------------------------------------------------------
 
