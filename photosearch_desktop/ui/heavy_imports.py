@@ -12,10 +12,8 @@ stop it from doing so for 100-300 ms at a time (measured on a 2-core laptop-clas
   creates. The collector is paused during the imports and the imported objects are frozen
   afterwards (``gc.freeze``), so later collections do not walk them again.
 
-It also makes idle OpenMP threads sleep instead of spin (``OMP_WAIT_POLICY=PASSIVE``, unless
-set by the user): torch and faiss each bring their own OpenMP runtime, and with spinning
-threads of one runtime competing for the cores with the other's, encoding one query image
-took 2-3 s instead of 0.07 s on a 2-core machine (and the spinning also starves the GUI).
+The OpenMP spin policy the engine needs (see ``photosearch_desktop.engine``) is set by
+importing the engine package first, before numpy, faiss or torch load their runtimes.
 """
 
 from __future__ import annotations
@@ -68,7 +66,8 @@ def load_engine_modules(models: bool) -> None:
     Idempotent and thread-safe: a second caller waits for the first one's imports.
     """
     wanted = _CATALOG_MODULES + (_MODEL_MODULES if models else ())
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read once, when OpenMP loads
+    import photosearch_desktop.engine  # noqa: F401  (sets the OpenMP spin policy, read once at load)
+
     with _lock:
         missing = [name for name in wanted if name not in _loaded]
         if not missing:
