@@ -144,6 +144,33 @@ def test_catalog_schema_is_versioned(tmp_path: Path) -> None:
         Catalog(path)
 
 
+def test_a_schema_2_catalog_is_migrated_with_a_checksum_for_every_vector(tmp_path: Path) -> None:
+    from photosearch_desktop.engine.catalog import MIGRATIONS
+
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 2")
+    vec = np.arange(8, dtype=np.float16) / 8
+    conn.execute(
+        "INSERT INTO photos(id, rel_path, folder, size, mtime_ns, status) "
+        "VALUES (7, 'a.jpg', '', 1, 1, 'indexed'), (8, 'b.jpg', '', 1, 1, 'indexed')"
+    )
+    conn.execute("INSERT INTO vectors(photo_id, vec) VALUES (7, ?)", (vec.tobytes(),))
+    conn.commit()
+    conn.close()
+
+    catalog = Catalog(path)
+    assert catalog.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    ids, vectors = catalog.vectors([7])
+    assert ids.tolist() == [7] and np.array_equal(vectors[0], vec.astype(np.float32))
+    assert catalog.requeue_damaged_vectors() == [] and catalog.damaged_vector_ids == set()
+    # The checksum is bound to the row: the same bytes on another photo's row do not pass.
+    catalog.conn.execute("UPDATE vectors SET photo_id = 8 WHERE photo_id = 7")
+    assert catalog.vectors([8])[0].tolist() == [] and catalog.damaged_vector_ids == {8}
+
+
 def test_damaged_catalog_is_detected(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     random_bytes(path, size=8192)

@@ -43,7 +43,7 @@ from libgen import LAYOUT, make_library, near_copy, picture, write_photo
 from photosearch_desktop.cli import main
 from photosearch_desktop.engine import pipeline
 from photosearch_desktop.engine.catalog import DISK_FULL_MESSAGE, Catalog, CatalogDamaged, DiskFull
-from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.library import Library, LibraryError
 from photosearch_desktop.engine.lock import LibraryBusy
 from photosearch_desktop.engine.models import ModelError
 from photosearch_desktop.engine.pipeline import PipelineOptions
@@ -977,7 +977,7 @@ open_clip.add_model_config(config)
 sys.path.insert(0, os.environ["TESTS_DIR"])
 from libgen import write_photo
 from photosearch_desktop.cli import main
-from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.library import Library, LibraryError
 args = ["--model", model, "--weights", weights]
 out = {}
 
@@ -1185,6 +1185,47 @@ def test_a_damaged_vector_cache_is_rebuilt_not_trusted(tmp_path: Path, tiny_clip
     query = lib.catalog.photo_by_path("2019/Home/home_02.jpg").id
     got = lib.search_photo(query, k=10)
     assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    lib.close()
+
+
+@pytest.mark.parametrize("cache", ["kept", "deleted"])
+def test_a_bit_flipped_inside_a_stored_vector_is_never_searched_with(
+    tmp_path: Path, tiny_clip, data_dir: Path, cache: str
+) -> None:  # type: ignore[no-untyped-def]
+    root = make_library(tmp_path / "lib")
+    lib = open_lib(root, tiny_clip, data_dir)
+    lib.index()
+    victim = lib.catalog.photo_by_path("2019/Home/home_02.jpg").id
+    other = lib.catalog.photo_by_path("2019/Home/home_01.jpg").id
+    truth = brute_force(lib, all_vectors(lib.catalog)[other], len(LAYOUT), (other,))
+    (blob,) = lib.catalog.conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
+    path = lib.catalog.path
+    lib.close()
+    data = bytearray(path.read_bytes())
+    assert data.count(blob) == 1
+    data[data.index(blob) + len(blob) // 2] ^= 0x04  # one bit, inside the value: the file stays valid SQLite
+    path.write_bytes(bytes(data))
+    if cache == "deleted":  # the index is then built from the damaged catalog
+        for f in lib.data_dir.glob("vectors.*"):
+            f.unlink()
+
+    lib = open_lib(root, tiny_clip, data_dir)
+    with pytest.raises(LibraryError, match="not in the index"):
+        lib.search_photo(victim)
+    got = [r.photo.id for r in lib.search_photo(other, k=len(LAYOUT))]
+    if cache == "kept":  # the cache was saved from intact vectors (and has its own checksum)
+        assert got == truth
+    else:
+        assert got == [i for i in truth if i != victim]
+        assert any("damaged vector" in n and "left out" in n for n in lib.notices), lib.notices
+
+    report = lib.index()  # the indexer checks every checksum and embeds the photo again
+    assert report.embedded == 1
+    assert any("embedded again" in n for n in lib.notices), lib.notices
+    assert lib.catalog.consistency_problems() == []
+    (again,) = lib.catalog.conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
+    assert again == blob  # the same photo and model give the same vector
+    assert [r.photo.id for r in lib.search_photo(other, k=len(LAYOUT))] == truth
     lib.close()
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -68,6 +69,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX photos_status_folder ON photos(status, folder, taken_at, taken_source);
     CREATE INDEX photos_status_taken_at ON photos(status, taken_at, taken_source);
     """,
+    # v3: a checksum per vector. SQLite pages carry none, so a bit flipped on disk inside a
+    # vector would otherwise be searched with, unseen.
+    """
+    ALTER TABLE vectors ADD COLUMN crc INTEGER;
+    UPDATE vectors SET crc = vector_check(photo_id, vec);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TABLES = frozenset({"meta", "photos", "vectors", "scan_problems"})
@@ -92,6 +99,12 @@ def path_to_db(rel: str) -> str:
 
 def path_from_db(rel: str) -> str:
     return rel if rel.isascii() else rel.translate(_FROM_DB)
+
+
+def vector_check(photo_id: int, vec: bytes) -> int:
+    """CRC-32 of a stored vector, seeded with its photo's id: a flipped bit, or a vector that
+    ends up on another photo's row, no longer matches."""
+    return zlib.crc32(vec, photo_id & 0xFFFFFFFF)
 
 
 def folder_of(rel: str) -> str:
@@ -174,6 +187,8 @@ class Catalog:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._filter_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # Photos whose stored vector failed its checksum when read; left out of every answer.
+        self.damaged_vector_ids: set[int] = set()
         # Set when the disk is too full for SQLite's WAL index: the file is then read as it
         # is, and every write says the disk is full.
         self.frozen_by_full_disk = False
@@ -184,6 +199,11 @@ class Catalog:
     # -- connections -------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        conn = self._open_connection()
+        conn.create_function("vector_check", 2, vector_check, deterministic=True)
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
         if self.frozen_by_full_disk:
             uri = f"{self.path.resolve().as_uri()}?immutable=1"
             return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
@@ -275,8 +295,8 @@ class Catalog:
         """What ``PRAGMA quick_check`` finds wrong with the file's structure, or None.
 
         It reads every page (about 4 s per million photos when cached), so the indexer runs
-        it under the writer lock, never the open path. No check can see a flipped bit inside
-        a stored value: SQLite pages carry no checksum.
+        it under the writer lock, never the open path. It cannot see a flipped bit inside a
+        stored value (SQLite pages carry no checksum): vectors carry their own (``crc``).
         """
         try:
             rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(5)")]
@@ -438,9 +458,10 @@ class Catalog:
         """
         now = time.time()
         with self.transaction() as tx:
+            blobs = [(pid, np.asarray(vec, dtype=VECTOR_DTYPE).tobytes()) for pid, vec, _, _ in indexed]
             tx.executemany(
-                "INSERT OR REPLACE INTO vectors(photo_id, vec) VALUES (?, ?)",
-                [(pid, np.asarray(vec, dtype=VECTOR_DTYPE).tobytes()) for pid, vec, _, _ in indexed],
+                "INSERT OR REPLACE INTO vectors(photo_id, vec, crc) VALUES (?, ?, ?)",
+                [(pid, blob, vector_check(pid, blob)) for pid, blob in blobs],
             )
             tx.executemany(
                 "UPDATE photos SET status = 'indexed', error = NULL, width = ?, height = ?, taken_at = ?, "
@@ -497,21 +518,47 @@ class Catalog:
         for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
             chunk = wanted[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            rows += self.conn.execute(f"SELECT photo_id, vec FROM vectors WHERE photo_id IN ({marks})", chunk).fetchall()
+            rows += self.conn.execute(
+                f"SELECT photo_id, vec, crc FROM vectors WHERE photo_id IN ({marks})", chunk
+            ).fetchall()
         return self._unpack(rows)
 
     def iter_vectors(self, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Every vector, in id order, a chunk at a time (a million at once would be 2 GB)."""
-        cursor = self.conn.execute("SELECT photo_id, vec FROM vectors ORDER BY photo_id")
+        cursor = self.conn.execute("SELECT photo_id, vec, crc FROM vectors ORDER BY photo_id")
         while rows := cursor.fetchmany(chunk):
             yield self._unpack(rows)
 
-    def _unpack(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    def _unpack(self, rows: list[tuple[int, bytes, int | None]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows -> (ids, float32 matrix), leaving out (and remembering) vectors whose
+        checksum fails: a damaged vector is never searched with."""
+        bad = {r[0] for r in rows if vector_check(r[0], r[1]) != r[2]}
+        if bad:
+            log.warning("%d stored vectors in %s failed their checksum: left out", len(bad), self.path)
+            with self._lock:
+                self.damaged_vector_ids |= bad
+            rows = [r for r in rows if r[0] not in bad]
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return ids, np.zeros((0, int(self.get_meta("dim") or 0)), dtype=np.float32)
         blob = b"".join(r[1] for r in rows)
         return ids, np.frombuffer(blob, dtype=VECTOR_DTYPE).reshape(len(rows), -1).astype(np.float32)
+
+    def requeue_damaged_vectors(self) -> list[int]:
+        """Check every stored vector's checksum; the photos of those that fail lose their
+        vector and become pending, so the next embedding pass redoes them. Reads every
+        vector (about 0.1 s per 100,000), so the indexer calls it, not every open."""
+        # Read first, write only if needed: an intact catalog on a full disk stays usable.
+        ids = [r[0] for r in self.conn.execute("SELECT photo_id FROM vectors WHERE crc IS NOT vector_check(photo_id, vec)")]
+        if ids:
+            with self.transaction() as tx:
+                tx.executemany("DELETE FROM vectors WHERE photo_id = ?", [(i,) for i in ids])
+                tx.executemany("UPDATE photos SET status = 'pending', error = NULL WHERE id = ?", [(i,) for i in ids])
+                self._bump_generation(tx)
+                self._bump(tx, "revision")
+        with self._lock:
+            self.damaged_vector_ids.clear()
+        return ids
 
     def vector_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

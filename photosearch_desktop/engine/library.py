@@ -119,9 +119,13 @@ class Library:
             "and a new one was started: indexing the folder rebuilds it from your photos, which were "
             "not touched."
         )
-        log.warning("%s", notice)
-        self.notices.append(notice)
+        self._notify(notice)
         return Catalog(path)
+
+    def _notify(self, notice: str) -> None:
+        log.warning("%s", notice)
+        if notice not in self.notices:
+            self.notices.append(notice)
 
     def close(self) -> None:
         self.catalog.close()
@@ -177,6 +181,12 @@ class Library:
             with self.catalog.transaction() as tx:
                 self.catalog.set_meta(tx, library_root=str(self.root))
             self.indexed_model, self._index, self._index_generation = None, None, -1
+        damaged = self.catalog.requeue_damaged_vectors()
+        if damaged:
+            self._notify(
+                f"{len(damaged)} photo(s) had a damaged vector in the catalog (it failed its checksum); "
+                "they are embedded again now."
+            )
         known = self.catalog.known_files()
         scan = scan_library(self.root, known=frozenset(known))
         changes = detect_changes(self.root, scan, known)
@@ -263,6 +273,11 @@ class Library:
                     index.add(ids, vectors)
                 if index.ann_due():
                     index.build_ann()
+                if self.catalog.damaged_vector_ids:
+                    self._notify(
+                        f"{len(self.catalog.damaged_vector_ids)} photo(s) have a damaged vector in the catalog "
+                        "(it failed its checksum) and are left out of searches until the index is updated."
+                    )
                 self._index, self._index_generation = index, stamp.generation
                 self._save_index()
                 return index
