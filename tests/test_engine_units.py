@@ -7,6 +7,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -288,11 +289,26 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
     rng = np.random.default_rng(3)
     vecs = _clustered(rng, 400, 15, 32)
     ids = np.arange(10, 10 + len(vecs), dtype=np.int64)
-    index = vi.VectorIndex(32)
+    stored = dict(zip(ids.tolist(), vecs.astype(np.float16).astype(np.float32)))  # what the catalog holds
+    reads: list[int] = []
+
+    def exact_vectors(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        reads.append(len(wanted))
+        found = np.array([i for i in wanted.tolist() if i in stored], dtype=np.int64)
+        return found, np.array([stored[i] for i in found.tolist()]).reshape(len(found), 32)
+
+    index = vi.VectorIndex(32, exact_vectors)
     index.add(ids, vecs)
     assert index.ann_due()
+    exact_before = index.search(vecs[0], 10)
     index.build_ann()
     assert index.approximate and not index.ann_due()
+    # The store dropped to 8 bits per value; the final scores are the exact ones.
+    assert index._coarse_store and faiss.downcast_index(index._store.index).codes.size() == len(vecs) * 32
+    scores, got = index.search(vecs[0], 10)
+    assert reads and max(reads) <= vi.REFINE * 10
+    np.testing.assert_allclose(scores, [float(stored[i] @ vecs[0]) for i in got], rtol=0, atol=1e-6)
+    assert list(got) == list(exact_before[1])
 
     queries = vecs[rng.choice(len(vecs), 30, replace=False)]
     recall = []
@@ -307,6 +323,7 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
         assert np.all(np.diff(scores) <= 1e-6)
 
     new = _unit(rng, 5, 32)
+    stored.update(zip(range(100_000, 100_005), new.astype(np.float16).astype(np.float32)))  # the catalog first
     index.add(np.arange(100_000, 100_005, dtype=np.int64), new)  # no rebuild needed
     assert index.search(new[2], 1)[1][0] == 100_002
     index.remove([100_002])
@@ -315,8 +332,8 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
     path = tmp_path / "v.faiss"
     stamp = vi.IndexStamp(1, "m", len(index), 32)
     index.save(path, stamp)
-    loaded = vi.VectorIndex.load(path, stamp)
-    assert loaded is not None and loaded.approximate
+    loaded = vi.VectorIndex.load(path, stamp, exact_vectors)
+    assert loaded is not None and loaded.approximate and loaded._coarse_store
     assert list(loaded.search(queries[1], 10)[1]) == list(index.search(queries[1], 10)[1])
     ivf = path.with_suffix(".ivf")
     data = bytearray(ivf.read_bytes())

@@ -22,6 +22,7 @@ from .changes import detect_changes
 from .duplicates import DuplicateGroup, find_duplicates
 from .evaluation import EvaluationReport, evaluate, read_groups
 from .lock import WriterLock
+from .memory import release_free_memory
 from .models import DEFAULT_MODEL, Embedder, ModelError, create_embedder, get_spec
 from .paths import app_dirs
 from .pipeline import Embedded, PipelineOptions, ProgressCallback, Skipped, embed_pending
@@ -143,6 +144,7 @@ class Library:
                 self._embedder = create_embedder(
                     self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models
                 )
+                release_free_memory()
             return self._embedder
 
     def warm_up(self) -> None:
@@ -265,10 +267,10 @@ class Library:
             if self._index is not None and self._index_generation == generation:
                 return self._index
             stamp = self._stamp()
-            index = VectorIndex.load(self._index_path, stamp)
+            index = VectorIndex.load(self._index_path, stamp, self._exact_vectors)
             if index is None:
                 log.info("building the vector index from the catalog (generation %d)", stamp.generation)
-                index = VectorIndex(stamp.dim or 1)
+                index = VectorIndex(stamp.dim or 1, self._exact_vectors)
                 for ids, vectors in self.catalog.iter_vectors():
                     index.add(ids, vectors)
                 if index.ann_due():
@@ -280,9 +282,15 @@ class Library:
                     )
                 self._index, self._index_generation = index, stamp.generation
                 self._save_index()
+                release_free_memory()
                 return index
             self._index, self._index_generation = index, stamp.generation
+            release_free_memory()
             return index
+
+    def _exact_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The catalog's vectors for the index's final, exact scoring (see vector_index.py)."""
+        return self.catalog.vectors(ids.tolist())
 
     def _sync_index_generation(self) -> None:
         if self._index is not None:
