@@ -1,7 +1,7 @@
 """Imports the engine's heavy dependencies from a worker thread without freezing the window.
 
 Importing torch, timm and faiss takes seconds. Doing it in a worker thread keeps the window
-responsive only as long as the importing thread lets go of the GIL regularly, and two things
+responsive only as long as the importing thread lets go of the GIL regularly, and three things
 stop it from doing so for 100-300 ms at a time (measured on a 2-core laptop-class machine):
 
 * ``dlopen`` of the huge native libraries (libtorch_python pulls in ~900 MB of .so files):
@@ -11,6 +11,10 @@ stop it from doing so for 100-300 ms at a time (measured on a 2-core laptop-clas
 * full garbage collections triggered by the hundreds of thousands of objects an import of torch
   creates. The collector is paused during the imports and the imported objects are frozen
   afterwards (``gc.freeze``), so later collections do not walk them again.
+* the GIL hand-over itself: the GUI thread asks for the GIL and waits one switch interval
+  (5 ms by default) before the importing thread is told to let go, and under import load that
+  stretched to 40-120 ms pauses. While imports and the model load run, the interval is 1 ms
+  (pauses measured 20-30 ms), see :func:`loading_quietly`.
 
 The OpenMP spin policy the engine needs (see ``photosearch_desktop.engine``) is set by
 importing the engine package first, before numpy, faiss or torch load their runtimes.
@@ -75,7 +79,7 @@ def load_engine_modules(models: bool) -> None:
         started = time.perf_counter()
         if models:
             _preload_native_libraries()
-        with _collector_paused():
+        with loading_quietly():
             for name in missing:
                 try:
                     importlib.import_module(name)
@@ -85,6 +89,25 @@ def load_engine_modules(models: bool) -> None:
                     log.warning("could not import %s: %s", name, exc)
                 _loaded.add(name)
         log.info("imported %s in %.2f s", ", ".join(missing), time.perf_counter() - started)
+
+
+@contextmanager
+def loading_quietly() -> Iterator[None]:
+    """For importing modules or building a model in a worker thread: the GIL is handed to
+    the GUI thread quickly, and no garbage collection walks the new objects meanwhile."""
+    with _collector_paused(), responsive_gil():
+        yield
+
+
+@contextmanager
+def responsive_gil() -> Iterator[None]:
+    """Hand the GIL to a waiting thread (the GUI's) after 1 ms instead of 5 for a while."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, 0.001))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 @contextmanager

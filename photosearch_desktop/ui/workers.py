@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from .errors import UserMessage, describe_error
-from .heavy_imports import load_engine_modules
+from .heavy_imports import load_engine_modules, loading_quietly
 from .imaging import load_for_display, pil_to_qimage, qimage_to_pil, scaled_qimage
 from .jobs import IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
 
@@ -107,8 +107,9 @@ class EngineWorker(QObject):
         self.model_loading.emit()
         started = time.perf_counter()
         try:
-            load_engine_modules(models=True)
-            self._lib.warm_up()
+            with loading_quietly():  # building the model is long pure-Python work too
+                load_engine_modules(models=True)
+                self._lib.warm_up()
         except Exception as exc:  # noqa: BLE001
             log.warning("model %s failed to load: %s", self._lib.model_name, exc)
             self.model_failed.emit(describe_error(exc))
