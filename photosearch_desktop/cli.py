@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-undated", action="store_true", help="keep photos without a date when a date filter is set")
     p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
     p.add_argument(
-        "--collapse", action="store_true",
-        help="fold near-duplicates under the best-ranked of them: -k distinct pictures (JSON: 'folded' paths)",
+        "--collapse", action=argparse.BooleanOptionalAction, default=True,
+        help="fold near-duplicates under the best-ranked of them, so -k counts distinct pictures "
+        "(default; JSON: 'folded' paths). --no-collapse lists every photo",
     )
 
     p = sub.add_parser("dupes", help="find groups of near-duplicate photos and suggest which to keep (changes nothing)")
@@ -246,10 +247,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 raise LibraryError(f"'{args.photo}' is not a photo of this library.")
             results = lib.search_photo(photo.id, args.k, filters)
     if args.json:
-        out = [_result_json(i + 1, r) for i, r in enumerate(results)]
-        if args.collapse:  # only then: the default schema stays as documented
-            for item, r in zip(out, results):
-                item["folded"] = [f.photo.rel_path for f in r.folded]
+        out = [_result_json(i + 1, r) | {"folded": [f.photo.rel_path for f in r.folded]} for i, r in enumerate(results)]
         print(json.dumps(out, indent=2))
     elif not results:
         print("No photos match." + (" Try clearing the filters." if filters.active else ""))

@@ -27,24 +27,35 @@ def test_search_json_schema(indexed, tmp_path: Path, capsys: pytest.CaptureFixtu
     root, model_args = indexed
     query = tmp_path / "q.jpg"
     near_copy(picture(105)).save(query)
-    assert main(["search", str(root), *model_args, "--image", str(query), "-k", "4", "--json"]) == 0
+    assert main(["search", str(root), *model_args, "--image", str(query), "-k", "4", "--json", "--no-collapse"]) == 0
     results = json.loads(capsys.readouterr().out)
     assert isinstance(results, list) and len(results) == 4
-    assert set(results[0]) == {"rank", "id", "path", "abs_path", "score", "taken_at", "taken_source", "width", "height"}
+    assert set(results[0]) == {
+        "rank", "id", "path", "abs_path", "score", "taken_at", "taken_source", "width", "height", "folded"
+    }
+    assert all(r["folded"] == [] for r in results)
     assert results[0]["path"] == "2019/Trips/trip_05.jpg"
     assert results[0]["abs_path"] == str(root / "2019/Trips/trip_05.jpg")
     assert results[0]["taken_at"] == "2019-07-06T12:00:00" and results[0]["width"] == 160
     assert [r["rank"] for r in results] == [1, 2, 3, 4]
 
+    # By default near-duplicates fold under the better-ranked result (random tiny-CLIP weights
+    # make most photos look alike, so a lot folds here).
+    assert main(["search", str(root), *model_args, "--image", str(query), "-k", "4", "--json"]) == 0
+    collapsed = json.loads(capsys.readouterr().out)
+    assert collapsed[0]["path"] == results[0]["path"] and len(collapsed) <= 4
+    shown = [r["path"] for r in collapsed] + [f for r in collapsed for f in r["folded"]]
+    assert len(shown) == len(set(shown)) > len(collapsed) and results[1]["path"] in shown
+
 
 def test_search_filters_from_the_command_line(indexed, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     root, model_args = indexed
-    args = ["search", str(root), *model_args, "--photo", "2020/home_00.jpg", "-k", "20", "--json"]
+    args = ["search", str(root), *model_args, "--photo", "2020/home_00.jpg", "-k", "20", "--json", "--no-collapse"]
     assert main([*args, "--folder", "2019/Trips", "--from", "2019-07-02", "--to", "2019-07-04"]) == 0
     paths = sorted(r["path"] for r in json.loads(capsys.readouterr().out))
     # --to is inclusive of the whole day.
     assert paths == ["2019/Trips/trip_01.jpg", "2019/Trips/trip_02.jpg", "2019/Trips/trip_03.jpg"]
-    assert main(["search", str(root), *model_args, "--text", "dog on a beach", "-k", "3"]) == 0
+    assert main(["search", str(root), *model_args, "--text", "dog on a beach", "-k", "3", "--no-collapse"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 3
 
 

@@ -885,7 +885,7 @@ def test_disk_full_while_writing_the_catalog(
         code, out, err = cli(capsys, "status", root, "--json")  # opening writes nothing: works on a full disk
         assert code == 0, err
         assert json.loads(out)["indexed"] == len(LAYOUT) and json.loads(out)["pending"] == 0
-        code, out, err = cli(capsys, "search", root, "--photo", "2020/home_00.jpg", "-k", "10", "--json")
+        code, out, err = cli(capsys, "search", root, "--photo", "2020/home_00.jpg", "-k", "10", "--json", "--no-collapse")
         assert code == 0, err
         found = json.loads(out)  # the previous index, as it was:
         assert [r["id"] for r in found] == [pid for pid, _ in before]
@@ -988,7 +988,7 @@ def run(*argv):
     return code, o.getvalue(), e.getvalue()
 
 def search():
-    code, o, e = run("search", root, "--photo", "2020/home_00.jpg", "-k", "10", "--json")
+    code, o, e = run("search", root, "--photo", "2020/home_00.jpg", "-k", "10", "--json", "--no-collapse")
     return code, [r["id"] for r in json.loads(o)] if code == 0 else e
 
 out["first_index"] = run("index", root, *args, "-q")[0]
