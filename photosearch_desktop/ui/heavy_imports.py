@@ -62,6 +62,7 @@ _MODEL_MODULES = ("torch", "timm", "open_clip")
 
 _lock = threading.Lock()
 _loaded: set[str] = set()
+LOADING_SWITCH_INTERVAL_S = 0.001  # see responsive_gil
 
 
 def load_engine_modules(models: bool) -> None:
@@ -103,7 +104,7 @@ def loading_quietly() -> Iterator[None]:
 def responsive_gil() -> Iterator[None]:
     """Hand the GIL to a waiting thread (the GUI's) after 1 ms instead of 5 for a while."""
     previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, 0.001))
+    sys.setswitchinterval(min(previous, LOADING_SWITCH_INTERVAL_S))
     try:
         yield
     finally:

@@ -46,6 +46,7 @@ from .filters_panel import FiltersPanel
 from .index_status import IndexStatus, duration
 from .jobs import IndexOutcome, LibraryInfo, OpenRequest, Query
 from .preview_pane import PreviewPane
+from .qt_types import initialise_widget_types
 from .query_header import QueryHeader
 from .result_actions import ResultActions
 from .result_grid import DEFAULT_HINT, ResultGrid
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         weights: Path | None = None,
     ) -> None:
         super().__init__()
+        initialise_widget_types()  # before any worker competes for the GIL
         self.settings = settings
         self.prefs = settings.preferences()
         if model and model != self.prefs.model:
@@ -301,6 +303,10 @@ class MainWindow(QMainWindow):
         self.summary.setText("")
         self.pages.setCurrentIndex(LIBRARY_PAGE)
         self._update_enabled()
+        if self.isVisible():
+            # Lay out and paint the library page now, before a worker starts importing: its
+            # widgets' Python overrides each wait for the GIL while an import holds it.
+            self.repaint()
         session.open()
 
     def _close_session(self) -> None:

@@ -15,6 +15,12 @@ DEFAULT_HINT = (
 )
 
 
+# Read at import, not in the first paint: PySide builds a Python enum class on its first use
+# (~9 ms), and the grid's first paint comes while the model loads in a worker thread.
+_HINT_ALIGNMENT = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+_HINT_ROLE = QPalette.ColorRole.PlaceholderText
+
+
 class ResultGrid(QListView):
     activated_result = Signal(QModelIndex)  # double-click or Enter: open the photo
 
@@ -78,12 +84,12 @@ class ResultGrid(QListView):
         super().paintEvent(event)
         if self.model() is not None and self.model().rowCount() == 0 and self._hint:
             painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.setPen(self.palette().color(_HINT_ROLE))
             font = painter.font()
             font.setPointSizeF(font.pointSizeF() * 1.15)
             painter.setFont(font)
             rect = self.viewport().rect().adjusted(40, 40, -40, -40)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._hint)
+            painter.drawText(rect, _HINT_ALIGNMENT, self._hint)
 
     def sizeHint(self) -> QSize:
         return QSize(720, 520)
