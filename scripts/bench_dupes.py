@@ -24,13 +24,17 @@ efficientnet-lite2, and the duplicate finder runs at the model's default thresho
   the one with the best recall (mild copies, then all copies) while precision (all copies)
   stays >= 0.99; among equals, the highest (the widest precision margin).
 
-scale: a synthetic catalog of N random unit vectors (as scripts/bench_search.py) with 1% of
-them given 1-3 planted near-duplicates (cosine ~0.95); the finder (pairs + groups, no pixel
-check: there are no files) runs in a fresh process, whose wall time and peak RSS are reported.
+scale: a synthetic catalog of N random unit vectors with 1% of them given 1-3 planted
+near-duplicates (cosine ~0.95); the finder (pairs + groups) runs in a fresh process, whose wall
+time and peak RSS are reported. There are no files, so no pixel is compared; with
+``--realistic`` the catalog is scripts/bench_search.py's (realistic vectors, CLIP threshold)
+instead, and the count of pairs the pixel check would consider is reported too (each one
+costs a decode or two and a comparison; perceptual hashes rule most of them out first).
 
     python scripts/bench_dupes.py                      # quality and scale
     python scripts/bench_dupes.py quality --photos DIR --distractors DIR
     python scripts/bench_dupes.py scale --photos 100000 --dim 512
+    python scripts/bench_dupes.py scale --photos 100000 --realistic
 """
 
 from __future__ import annotations
@@ -415,6 +419,7 @@ def scale_worker(root: str, data_dir: str, threshold: float) -> None:
     print(json.dumps({
         "seconds": total_s, "pairs_seconds": pairs_s, "groups": len(groups),
         "grouped_photos": sum(len(g.photos) for g in groups), "pairs": len(graph.a),
+        "pixel_check_candidates": graph.copy_candidates, "pixel_check_compared": graph.copy_comparisons,
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": base_rss,
     }))
@@ -423,14 +428,25 @@ def scale_worker(root: str, data_dir: str, threshold: float) -> None:
 def scale(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     from photosearch_desktop.engine.models import get_spec
 
-    threshold = args.threshold if args.threshold is not None else get_spec(MODEL).dup_threshold
-    root, data_dir, planted = build_synthetic(args.photos, args.dim)
+    if args.realistic:
+        import bench_search
+        from photosearch_desktop.engine.models.clip import file_sha256
+
+        weights = bench_search.vit_b32_checkpoint()
+        bench_search.build_catalog(args.photos, f"open_clip/ViT-B-32/sha256:{file_sha256(weights)[:16]}")
+        root, data_dir = bench_search.paths(args.photos)
+        threshold = args.threshold if args.threshold is not None else get_spec("clip-vit-b-32").dup_threshold
+        planted = 0
+    else:
+        threshold = args.threshold if args.threshold is not None else get_spec(MODEL).dup_threshold
+        root, data_dir, planted = build_synthetic(args.photos, args.dim)
     out = subprocess.run(
         [sys.executable, __file__, "_scale-worker", str(root), str(data_dir), str(threshold)],
         check=True, capture_output=True, text=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"photos": args.photos, "dim": args.dim, "threshold": threshold, "planted_duplicates": planted, **result}
+    vectors = "realistic (scripts/realistic_vectors.py)" if args.realistic else "random, with planted duplicates"
+    return {"photos": args.photos, "vectors": vectors, "threshold": threshold, "planted_duplicates": planted, **result}
 
 
 def main() -> None:
@@ -445,6 +461,7 @@ def main() -> None:
     parser.add_argument("--sweep", type=float, nargs="*", default=[round(0.70 + 0.01 * i, 2) for i in range(29)],
                         help="thresholds for the calibration sweep")
     parser.add_argument("--dim", type=int, default=512, help="scale: vector size (512 = CLIP, 1280 = efficientnet-lite2)")
+    parser.add_argument("--realistic", action="store_true", help="scale: bench_search.py's realistic catalog")
     parser.add_argument("--work", help="quality: working folder (default: under the temp dir, reused)")
     parser.add_argument("--json-out", type=Path, help="also write the JSON here")
     args = parser.parse_args()

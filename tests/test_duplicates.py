@@ -19,6 +19,7 @@ from photosearch_desktop.cli import main
 from photosearch_desktop.engine.catalog import Catalog
 from photosearch_desktop.engine.diversity import fold_near_duplicates
 from photosearch_desktop.engine.duplicates import (
+    COPY_HASH_MAX,
     IDENTICAL,
     KEEPER_RULE,
     SAME_PHOTO,
@@ -183,6 +184,51 @@ def test_labels_same_photo_for_copies_and_similar_shot_for_other_pictures(tmp_pa
     assert label_pair(keeper, tmp_path / "unrelated.jpg") == SIMILAR_SHOT
     (tmp_path / "gone.jpg").write_bytes(b"not a picture")
     assert label_pair(keeper, tmp_path / "gone.jpg") == SIMILAR_SHOT  # unreadable: never "same photo"
+
+
+def test_perceptual_hash_keeps_copies_close_and_other_pictures_far() -> None:
+    from photosearch_desktop.engine.pixel_hash import hash_distance, perceptual_hash
+
+    original = scene(7)
+    h = perceptual_hash(original)
+    same_framing = ("resize50", "resize25", "jpeg30", "brightness", "contrast")
+    for name, im in copies(original).items():
+        d = int(hash_distance(h, perceptual_hash(im))[0])
+        if name in same_framing:
+            assert d <= COPY_HASH_MAX // 2, name
+    assert int(hash_distance(h, perceptual_hash(ImageOps.mirror(original)))[0]) > COPY_HASH_MAX
+    others = [perceptual_hash(scene(seed)) for seed in range(20, 30)]
+    assert all(int(d) > COPY_HASH_MAX for d in hash_distance(np.array(others[:5]), np.array(others[5:])))
+    assert hash_distance(h, h)[0] == 0 and isinstance(h, int) and -(2**63) <= h < 2**63
+
+
+def test_duplicate_finder_decodes_only_pairs_with_close_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import photosearch_desktop.engine.duplicates as dup
+
+    axes = np.eye(16, dtype=np.float32)
+    # Three pairs of look-alikes at cosine 0.7 (below the threshold: only pixels can tell a
+    # copy), each pair orthogonal to the others.
+    vectors = np.stack([v for g in range(3) for v in (axes[g], at_angle(axes[g], axes[g + 3], 0.7))])
+    h = 0x3A5C_96E1_0F0F_7B24
+    hashes = [h, h ^ 0b101, h, ~h, None, h]  # 2 bits apart; 64 bits apart; one unknown
+    metas = [PhotoMeta(100, 100, pixel_hash=h) for h in hashes]
+    catalog, ids = constructed_catalog(tmp_path / "c.sqlite", vectors, metas)
+    assert catalog.pixel_hashes(list(ids.values())) == {ids[f"p{i:02d}.jpg"]: h for i, h in enumerate(hashes) if h is not None}
+    decoded: list[str] = []
+    monkeypatch.setattr(dup, "_thumb", lambda path: decoded.append(path.name))
+    build_graph(catalog, tmp_path, 0.9)
+    # The close pair and the pair with an unknown hash are compared on pixels; the far pair is not.
+    assert sorted(decoded) == ["p00.jpg", "p01.jpg", "p04.jpg", "p05.jpg"]
+
+
+def test_indexing_stores_a_perceptual_hash_per_photo(dup_library: Library) -> None:
+    lib = dup_library
+    ids = lib.catalog.filtered_ids(SearchFilters()).tolist()
+    hashes = lib.catalog.pixel_hashes(ids)
+    assert set(hashes) == set(ids)
+    copies_ = [lib.catalog.photo_by_path(p).id for p in ("2019/Trips/trip_00.jpg", "backup/trip_00.jpg")]
+    assert hashes[copies_[0]] == hashes[copies_[1]]
+    assert len(set(hashes.values())) > len(ids) // 2
 
 
 @pytest.fixture

@@ -75,6 +75,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE vectors ADD COLUMN crc INTEGER;
     UPDATE vectors SET crc = vector_check(photo_id, vec);
     """,
+    # v4: a perceptual hash per photo, taken when it is embedded; the duplicate finder decodes
+    # only pairs whose hashes are close. Photos embedded before have none (decoded as before).
+    """
+    ALTER TABLE photos ADD COLUMN pixel_hash INTEGER;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _TABLES = frozenset({"meta", "photos", "vectors", "scan_problems"})
@@ -466,7 +471,7 @@ class Catalog:
             tx.executemany(
                 "UPDATE photos SET status = 'indexed', error = NULL, width = ?, height = ?, taken_at = ?, "
                 "taken_source = ?, camera_make = ?, camera_model = ?, gps_lat = ?, gps_lon = ?, format = ?, "
-                "fingerprint = COALESCE(?, fingerprint), indexed_at = ? WHERE id = ?",
+                "pixel_hash = ?, fingerprint = COALESCE(?, fingerprint), indexed_at = ? WHERE id = ?",
                 [
                     (
                         m.width,
@@ -478,6 +483,7 @@ class Catalog:
                         m.gps_lat,
                         m.gps_lon,
                         m.format,
+                        m.pixel_hash,
                         fp,
                         now,
                         pid,
@@ -627,6 +633,16 @@ class Catalog:
         else:
             sql = base
         return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
+
+    def pixel_hashes(self, ids: Sequence[int]) -> dict[int, int]:
+        """Perceptual hashes of those photos that have one."""
+        out: dict[int, int] = {}
+        for start in range(0, len(ids), 900):
+            chunk = list(ids[start : start + 900])
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, pixel_hash FROM photos WHERE id IN ({marks}) AND pixel_hash IS NOT NULL"
+            out.update(self.conn.execute(sql, chunk).fetchall())
+        return out
 
     def same_fingerprint_sets(self) -> list[list[int]]:
         """Ids of indexed photos sharing fingerprint and size, one list per set.

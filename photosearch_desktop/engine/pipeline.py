@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from .fingerprint import fingerprint
 from .loader import LoadError, load_image
 from .models.base import Embedder
+from .pixel_hash import perceptual_hash
 from .records import PhotoMeta, Progress
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def _decode(root: Path, photo_id: int, rel: str, embedder: Embedder) -> _Decoded
     try:
         fp = fingerprint(path)
         loaded = load_image(path, min_side=embedder.input_size)
-        return _Decoded(photo_id, fp, embedder.preprocess(loaded.image), loaded.meta)
+        meta = replace(loaded.meta, pixel_hash=perceptual_hash(loaded.image))
+        return _Decoded(photo_id, fp, embedder.preprocess(loaded.image), meta)
     except LoadError as exc:
         return _Decoded(photo_id, fp, error=exc.reason)
     except FileNotFoundError:

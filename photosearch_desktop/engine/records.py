@@ -24,6 +24,7 @@ class PhotoMeta:
     gps_lat: float | None = None
     gps_lon: float | None = None
     format: str | None = None
+    pixel_hash: int | None = None  # perceptual hash of the decoded picture (engine/pixel_hash.py)
 
 
 @dataclass(frozen=True)
