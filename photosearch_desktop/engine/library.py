@@ -124,7 +124,9 @@ class Library:
         return Catalog(path)
 
     def _notify(self, notice: str) -> None:
-        log.warning("%s", notice)
+        # Logged at INFO: the user hears of it from ``notices`` (the CLI prints them, the
+        # window shows them), and a WARNING would print it a second time in the terminal.
+        log.info("%s", notice)
         if notice not in self.notices:
             self.notices.append(notice)
 
