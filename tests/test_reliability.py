@@ -321,15 +321,17 @@ def test_hostile_library_end_to_end(
     assert (st["indexed"], st["pending"], st["skipped_count"]) == (len(good), 0, len(bad))
 
     # Next run: the copy has finished, the vanished file is gone for good, the readable
-    # folder's photo is found; nothing else is redone.
+    # folder's photo is found, and the file that could not be read is tried again although it
+    # did not change (fixing permissions leaves mtime alone); nothing else is redone.
     (race / "being_copied.jpg").write_bytes(full_copy)
     lib = open_lib(root, tiny_clip, data_dir)
     report = lib.index()
-    assert report.deleted == 1 and report.embedded == 3  # being_copied, replaced (its stat changed), locked_dir
+    # being_copied, replaced (its stat changed), locked_dir, locked/secret (retried)
+    assert report.deleted == 1 and report.embedded == 4
     status = lib.status()
-    # (A skipped file is retried when it changes: chmod alone does not, so secret.jpg stays.)
-    assert {s.rel_path for s in status.skipped} == set(bad) - {"race/vanishes.jpg", "race/being_copied.jpg", "locked_dir"}
-    assert status.indexed == len(good) + 2 and status.pending == 0
+    retried = {"race/vanishes.jpg", "race/being_copied.jpg", "locked_dir", "locked/secret.jpg"}
+    assert {s.rel_path for s in status.skipped} == set(bad) - retried
+    assert status.indexed == len(good) + 3 and status.pending == 0
     assert lib.catalog.consistency_problems() == []
     lib.close()
 

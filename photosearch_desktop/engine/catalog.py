@@ -152,6 +152,7 @@ class KnownFile:
     mtime_ns: int
     fingerprint: str | None
     status: str
+    error: str | None = None
 
 
 def _dt_to_db(value: datetime | None) -> str | None:
@@ -404,8 +405,8 @@ class Catalog:
     # -- change detection ---------------------------------------------------------------------
 
     def known_files(self) -> dict[str, KnownFile]:
-        rows = self.conn.execute("SELECT rel_path, id, size, mtime_ns, fingerprint, status FROM photos")
-        return {path_from_db(r[0]): KnownFile(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        rows = self.conn.execute("SELECT rel_path, id, size, mtime_ns, fingerprint, status, error FROM photos")
+        return {path_from_db(r[0]): KnownFile(*r[1:]) for r in rows}
 
     def apply_changes(
         self,
@@ -414,11 +415,13 @@ class Catalog:
         moved: Sequence[tuple[int, str, int]],
         deleted: Sequence[int],
         problems: Sequence[SkippedFile],
+        retried: Sequence[int] = (),
     ) -> None:
         """Record one scan's findings in one transaction.
 
         ``new``: (rel_path, size, mtime_ns, fingerprint); ``modified``: (id, size, mtime_ns,
-        fingerprint); ``moved``: (id, new rel_path, mtime_ns); ``deleted``: ids.
+        fingerprint); ``moved``: (id, new rel_path, mtime_ns); ``deleted``: ids; ``retried``:
+        ids of skipped photos to try again.
         """
         with self.transaction() as tx:
             tx.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in deleted])
@@ -432,6 +435,7 @@ class Catalog:
                 "WHERE id = ?",
                 [(s, m, f, i) for i, s, m, f in modified],
             )
+            tx.executemany("UPDATE photos SET status = 'pending', error = NULL WHERE id = ?", [(i,) for i in retried])
             tx.executemany(
                 "INSERT INTO photos(rel_path, folder, size, mtime_ns, fingerprint, status) "
                 "VALUES (?, ?, ?, ?, ?, 'pending')",

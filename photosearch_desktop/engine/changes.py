@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .catalog import KnownFile
 from .fingerprint import fingerprint
+from .records import RETRY_REASONS
 from .scanner import FileStat, ScanResult
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,12 @@ class Changes:
     modified: list[tuple[int, int, int, str | None]] = field(default_factory=list)  # id, size, mtime, fp
     moved: list[tuple[int, str, int]] = field(default_factory=list)  # id, new rel, mtime
     deleted: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)  # unchanged, skipped for a reason that may pass
     unchanged: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.new or self.modified or self.moved or self.deleted)
+        return not (self.new or self.modified or self.moved or self.deleted or self.retried)
 
 
 def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) -> Changes:
@@ -49,6 +51,8 @@ def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) ->
             changes.modified.append((k.id, st.size, st.mtime_ns, None))
         else:
             changes.unchanged += 1
+            if k.status == "skipped" and (k.error or "").startswith(RETRY_REASONS):
+                changes.retried.append(k.id)
     moved_ids = {m[0] for m in changes.moved}
     changes.deleted = [k.id for k in gone.values() if k.id not in moved_ids]
     return changes

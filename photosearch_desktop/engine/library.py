@@ -204,7 +204,9 @@ class Library:
         index = self._vector_index() if gone and same_model else None
         with self._index_lock:  # catalog and index change together (see store() below)
             if not changes.empty or scan.problems or self.catalog.has_scan_problems():
-                self.catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, scan.problems)
+                self.catalog.apply_changes(
+                    changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried
+                )
             if index is not None and self._index is not None:
                 self._index.remove(gone)
                 self._index_generation = self.catalog.generation

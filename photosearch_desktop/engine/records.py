@@ -108,6 +108,11 @@ class SkippedFile:
     reason: str
 
 
+# Reasons a later run may not meet again (permissions fixed, a drive reconnected): files
+# skipped for them are tried again on every run, changed or not (chmod leaves mtime alone).
+RETRY_REASONS = ("Permission denied", "Cannot be read", "The file could not be read")
+
+
 @dataclass
 class IndexReport:
     """What one ``index`` run did."""
