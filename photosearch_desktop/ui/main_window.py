@@ -331,7 +331,7 @@ class MainWindow(QMainWindow):
         self.prefs = replace(self.prefs, library=str(info.root))
         self.settings.save_preferences(self.prefs)
         self.setWindowTitle(f"PhotoSearch — {info.root.name}")
-        self.thumbnails.cache_dir = info.thumbnails_dir
+        self.thumbnails.set_cache_dir(info.thumbnails_dir)
         self.filters.set_folders(info.folders, info.root.name)
         self.statusBar().showMessage(f"Opened {info.root}", 4000)
         self._show_notices(info)

@@ -3,7 +3,8 @@
 The disk cache lives in ``lib.dirs.thumbnails`` (never in the photo library). A cached file's
 name is a hash of the photo's absolute path, its byte size, its modification time and the
 thumbnail size, so it stays valid exactly as long as the photo file is unchanged. The
-``stat`` that builds the name runs in the worker, never while painting.
+``stat`` that builds the name runs in the worker, never while painting. A cached file's mtime
+records its last use; past ``DISK_CACHE_MAX_BYTES`` the least recently used go first.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from .tasks import BackgroundCalls
 log = logging.getLogger(__name__)
 
 MEMORY_CACHE_ITEMS = 1500  # ~100 MB of 160 px thumbnails
+DISK_CACHE_MAX_BYTES = 1 << 30  # per library: ~70,000 thumbnails of 160 px
+DISK_CACHE_TRIM_TO = 0.8  # of the maximum, so that trimming is rare
+STALE_PART_SECONDS = 3600  # a half-written file this old was left by a crash
 
 
 def disk_key(path: Path, side: int) -> str:
@@ -38,6 +43,10 @@ def make_thumbnail(path: Path, side: int, cache_dir: Path) -> QImage:
     if cached.is_file():
         image = QImage(str(cached))
         if not image.isNull():
+            try:
+                os.utime(cached)  # last use, for trim_disk_cache
+            except OSError:
+                pass
             return image
     pil, _ = load_for_display(path, side)
     try:
@@ -49,6 +58,51 @@ def make_thumbnail(path: Path, side: int, cache_dir: Path) -> QImage:
         # A full or read-only cache only costs speed: the thumbnail is still shown.
         log.warning("could not cache the thumbnail of %s: %s", path, exc)
     return pil_to_qimage(pil)
+
+
+def trim_disk_cache(cache_dir: Path, max_bytes: int = DISK_CACHE_MAX_BYTES) -> int:
+    """Once the cache holds more than ``max_bytes``, delete the least recently used thumbnails
+    down to ``DISK_CACHE_TRIM_TO`` of it (and half-written files left by a crash). Returns
+    the bytes freed. Runs in a worker: it lists every cached file."""
+    entries: list[tuple[float, int, str]] = []
+    freed = 0
+    now = time.time()
+    try:
+        folders = [e.path for e in os.scandir(cache_dir) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    for folder in folders:
+        try:
+            files = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in files:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if entry.name.endswith(".part"):
+                    if now - st.st_mtime > STALE_PART_SECONDS:
+                        os.unlink(entry.path)
+                        freed += st.st_size
+                    continue
+            except OSError:
+                continue
+            entries.append((st.st_mtime, st.st_size, entry.path))
+    total = sum(size for _, size, _ in entries)
+    if total <= max_bytes:
+        return freed
+    entries.sort()
+    excess = total - int(DISK_CACHE_TRIM_TO * max_bytes)
+    for _, size, path in entries:
+        if excess <= 0:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        excess -= size
+        freed += size
+    log.info("trimmed the thumbnail cache %s: %.0f MB freed", cache_dir, freed / 1e6)
+    return freed
 
 
 class ThumbnailCache(QObject):
@@ -84,6 +138,11 @@ class ThumbnailCache(QObject):
                 priority=self._priority,
             )
         return None
+
+    def set_cache_dir(self, cache_dir: Path) -> None:
+        """Use this library's disk cache, trimmed in the background if it grew too big."""
+        self.cache_dir = cache_dir
+        self._calls.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=-1_000_000)
 
     def failed(self, path: str, side: int) -> bool:
         return (path, side) in self._failed
