@@ -335,6 +335,18 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
     loaded = vi.VectorIndex.load(path, stamp, exact_vectors)
     assert loaded is not None and loaded.approximate and loaded._coarse_store
     assert list(loaded.search(queries[1], 10)[1]) == list(index.search(queries[1], 10)[1])
+    # A cache saved with a float16 store next to its approximate index (an earlier version)
+    # moves to 8 bits when loaded.
+    old = vi.VectorIndex(32)
+    old.add(ids, vecs)
+    old._ann, old._ann_trained_at = index._ann, index._ann_trained_at
+    assert not old._coarse_store
+    old_path = tmp_path / "old.faiss"
+    old.save(old_path, stamp)
+    upgraded = vi.VectorIndex.load(old_path, stamp, exact_vectors)
+    assert upgraded is not None and upgraded.compact() and upgraded._coarse_store and not upgraded.compact()
+    assert list(upgraded.search(queries[1], 10)[1]) == list(index.search(queries[1], 10)[1])
+
     ivf = path.with_suffix(".ivf")
     data = bytearray(ivf.read_bytes())
     data[len(data) // 3] ^= 0x10

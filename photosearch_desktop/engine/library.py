@@ -289,6 +289,8 @@ class Library:
                 release_free_memory()
                 return index
             self._index, self._index_generation = index, stamp.generation
+            if index.compact():  # a cache saved by an earlier version, with a float16 store
+                self._save_index()
             release_free_memory()
             return index
 

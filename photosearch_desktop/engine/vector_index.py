@@ -48,6 +48,7 @@ RETRAIN_GROWTH = 4.0  # retrain the approximate index once the library has grown
 # The 8-bit store's top REFINE * k hold the exact top k: at 1M realistic vectors, recall@60
 # after exact scoring is 0.963 for the top 60, and the same as float16 re-ranking from 90 on.
 REFINE = 2
+SQ_SAMPLE = 64_000  # vectors that set the 8-bit store's per-dimension ranges
 
 ExactVectors = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # ids -> (ids found, float32 rows)
 
@@ -153,11 +154,8 @@ class VectorIndex:
                 self._ann = None
                 return
             nlist = int(math.sqrt(n))
-            rng = np.random.default_rng(0)
-            # 64 points per list trains the centroids well; more only costs time.
-            rows = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
             inner = faiss.downcast_index(self._store.index)
-            sample = inner.reconstruct_batch(rows.astype(np.int64))
+            sample = self._sample(64 * nlist)  # 64 points per list trains the centroids well
             # 4 dimensions per PQ sub-quantizer: 128 bytes per 512-d vector.
             ann = faiss.IndexIVFPQ(faiss.IndexFlatIP(self.dim), self.dim, nlist, self.dim // 4, 8, faiss.METRIC_INNER_PRODUCT)
             ann.cp.niter = 10
@@ -167,15 +165,30 @@ class VectorIndex:
                 stop = min(n, start + 100_000)
                 ann.add_with_ids(inner.reconstruct_n(start, stop - start), ids[start:stop])
             ann.nprobe = 16
-            if not self._coarse_store:
-                self._store = self._to_8bit(sample, ids)
             self._ann, self._ann_trained_at = ann, n
-            self._rows = None
+            self.compact()
             log.info("built the approximate index: %d vectors, %d lists", n, nlist)
 
-    def _to_8bit(self, sample: np.ndarray, ids: np.ndarray) -> faiss.IndexIDMap2:
+    def compact(self) -> bool:
+        """Move the store of an approximate index to 8 bits per value, if it is not yet
+        (caches saved before this existed hold float16); True when it changed."""
+        with self._lock:
+            if self._ann is None or self._coarse_store:
+                return False
+            self._store = self._to_8bit(self._sample(SQ_SAMPLE))
+            self._rows = None
+            return True
+
+    def _sample(self, size: int) -> np.ndarray:
+        """A fixed random sample of the stored vectors (at most ``size``)."""
+        n = len(self)
+        rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, size), replace=False))
+        return faiss.downcast_index(self._store.index).reconstruct_batch(rows.astype(np.int64))
+
+    def _to_8bit(self, sample: np.ndarray) -> faiss.IndexIDMap2:
         """The store's vectors at 8 bits per value, per-dimension ranges from ``sample``."""
         inner = faiss.downcast_index(self._store.index)
+        ids = _vector_view(self._store.id_map, np.int64).copy()
         coarse = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
         coarse.sq.rangestat_arg = 0.05  # 5% margin: later photos may lie a little outside the sample
         coarse.train(sample)
