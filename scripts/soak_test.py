@@ -21,7 +21,6 @@ shorter. Linux only (reads /proc).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from imagegen import noise
-from libgen import make_library, picture
+from libgen import make_library
 from photosearch_desktop.cli import main
 from photosearch_desktop.engine.catalog import Catalog
 from photosearch_desktop.engine.diversity import fold_near_duplicates
