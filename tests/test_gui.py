@@ -435,3 +435,67 @@ def test_unexpected_errors_become_a_plain_message(qtbot, tmp_path: Path) -> None
     assert "flux capacitor" in box.text() and "app.log" in box.text()
     assert "Traceback" not in box.text()
     box.close()
+
+
+def test_open_show_in_folder_copy_and_find_similar_hand_the_photo_over(qtbot, library: Path, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The actions that give a result to other apps, from a double-click and the context menu.
+    Qt's URL handler for file:// stands in for the system viewer and file manager."""
+    from PySide6.QtCore import QObject, QTimer, Slot
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QMenu
+
+    from photosearch_desktop.ui import desktop
+
+    class Desktop(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.opened: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url: QUrl) -> None:
+            self.opened.append(url.toLocalFile())
+
+    system = Desktop()
+    QDesktopServices.setUrlHandler("file", system, "open")
+    monkeypatch.setattr(desktop, "_freedesktop_show_items", lambda path: False)  # no D-Bus file manager
+    menus: list[list[str]] = []
+
+    def pick_from_menu() -> None:  # what a person does in the popup: choose "Show in folder"
+        menu = QApplication.activePopupWidget()
+        if not isinstance(menu, QMenu):
+            QTimer.singleShot(20, pick_from_menu)
+            return
+        menus.append([a.text() for a in menu.actions()])
+        chosen = next(a for a in menu.actions() if a.text() == "Show in folder")
+        menu.close()
+        chosen.trigger()
+
+    try:
+        window = new_window(qtbot, data_dir)
+        window.open_library(library)
+        wait_indexed(qtbot, window)
+        window.filters.collapse_check.setChecked(False)
+        drop_files(window, _near_copy(library / "2019" / "Trips" / "trip3.jpg", tmp_path / "q.jpg"))
+        wait_results(qtbot, window)
+        first = window.result_model.result(0)
+        target = library / first.photo.rel_path
+
+        index = window.result_model.index(0)
+        click_result(qtbot, window, 0)  # a double-click is a press, a release, then the second press
+        qtbot.mouseDClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=window.grid.visualRect(index).center())
+        assert system.opened == [str(target)]
+
+        QTimer.singleShot(20, pick_from_menu)
+        window.grid.customContextMenuRequested.emit(window.grid.visualRect(index).center())
+        assert menus == [["Open", "Show in folder", "Copy path", "Find similar"]]
+        assert system.opened[-1] == str(target.parent)
+
+        window.result_actions.copy_path.trigger()
+        assert QGuiApplication.clipboard().text() == str(target)
+
+        window.result_actions.similar.trigger()  # searches again with that photo
+        qtbot.waitUntil(lambda: first.photo.rel_path.split("/")[-1] in window.header.title.text(), timeout=QUERY_TIMEOUT_MS)
+        paths = wait_results(qtbot, window)
+        assert first.photo.rel_path not in paths  # the query photo itself is left out
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
