@@ -112,6 +112,14 @@ def vector_check(photo_id: int, vec: bytes) -> int:
     return zlib.crc32(vec, photo_id & 0xFFFFFFFF)
 
 
+def _in_chunks(ids: Iterable[int]) -> Iterator[tuple[list[int], str]]:
+    """``ids`` in slices SQLite can bind at once, each with its ``?,?,...`` placeholders."""
+    wanted = list(ids)
+    for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+        chunk = wanted[start : start + 900]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def folder_of(rel: str) -> str:
     return rel.rpartition("/")[0]
 
@@ -523,11 +531,8 @@ class Catalog:
 
     def vectors(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids int64, float32 matrix) of those photos that have a vector."""
-        wanted = list(ids)
         rows = []
-        for start in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
-            chunk = wanted[start : start + 900]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             rows += self.conn.execute(
                 f"SELECT photo_id, vec, crc FROM vectors WHERE photo_id IN ({marks})", chunk
             ).fetchall()
@@ -575,9 +580,7 @@ class Catalog:
 
     def photos(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
         out: dict[int, PhotoRecord] = {}
-        for start in range(0, len(ids), 900):
-            chunk = list(ids[start : start + 900])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             for row in self.conn.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
                 out[row[0]] = _row_to_record(row)
         return out
@@ -641,9 +644,7 @@ class Catalog:
     def pixel_hashes(self, ids: Sequence[int]) -> dict[int, int]:
         """Perceptual hashes of those photos that have one."""
         out: dict[int, int] = {}
-        for start in range(0, len(ids), 900):
-            chunk = list(ids[start : start + 900])
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(ids):
             sql = f"SELECT id, pixel_hash FROM photos WHERE id IN ({marks}) AND pixel_hash IS NOT NULL"
             out.update(self.conn.execute(sql, chunk).fetchall())
         return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import sys
 
@@ -21,7 +20,7 @@ def release_free_memory() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
+        # The process's own symbols include libc's; find_library would run ldconfig each time.
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError) as exc:  # musl has no malloc_trim
         log.debug("malloc_trim unavailable: %s", exc)
