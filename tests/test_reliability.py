@@ -408,20 +408,23 @@ def test_long_thin_image_is_cheap_at_real_clip_input_size(tiny_clip) -> None:  #
     """1 x 20000 px at ViT-B/32's 224 px: resizing the whole strip before cropping took 18 s
     and 4 GB; only the centre square is scaled now."""
     from photosearch_desktop.engine.models import create_embedder
+    from photosearch_desktop.engine.models.preprocess import ClipPreprocess
 
-    embedder = create_embedder(tiny_clip[0], device="cpu", weights=tiny_clip[1])
-    embedder.input_size = 224  # type: ignore[misc]
+    tiny = create_embedder(tiny_clip[0], device="cpu", weights=tiny_clip[1]).preprocessor
+    assert isinstance(tiny, ClipPreprocess)
+    preprocess = ClipPreprocess(224, tiny.mean, tiny.std)
     for size in ((1, 20000), (20000, 1)):
         image = gradient(size, vertical=size[0] == 1)
         t = time.perf_counter()
-        arr = embedder.preprocess(image)
+        arr = preprocess(image)
         assert arr.shape == (3, 224, 224) and np.isfinite(arr).all()
         assert time.perf_counter() - t < 1.0
     # Ordinary photos keep open_clip's exact transform (resize, then centre crop).
     photo = picture(3, (400, 300))
     expected = photo.resize((299, 224), Image.Resampling.BICUBIC, reducing_gap=3.0).crop((37, 0, 261, 224))
     got = np.asarray(expected, dtype=np.float32).transpose(2, 0, 1) / 255.0
-    np.testing.assert_allclose(embedder.preprocess(photo), (got - embedder._mean) / embedder._std, atol=1e-6)
+    mean, std = (np.asarray(v, dtype=np.float32).reshape(3, 1, 1) for v in (tiny.mean, tiny.std))
+    np.testing.assert_allclose(preprocess(photo), (got - mean) / std, atol=1e-6)
 
 
 def _stuck_on(monkeypatch: pytest.MonkeyPatch, names: set[str]) -> threading.Event:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -31,6 +31,9 @@ class Embedder(ABC):
     decode threads; ``encode_arrays`` runs the network on a stacked batch.
     """
 
+    # One of the picklable transforms of .preprocess: RGB image -> float32 (3, S, S).
+    preprocessor: Callable[[Image.Image], np.ndarray]
+
     name: str  # registry name, e.g. "efficientnet-lite2"
     identity: str  # exact weights the vectors come from; vectors of two identities never mix
     dim: int
@@ -41,9 +44,17 @@ class Embedder(ABC):
     # activations outgrow the cache and each photo costs more, not less.
     cpu_batch_size: int = 16
 
-    @abstractmethod
+    @property
+    def alive(self) -> bool:
+        """False once the model can no longer run (its process stopped) and must be loaded again."""
+        return True
+
+    def close(self) -> None:
+        """Let go of the model (stops its process, if it has one)."""
+
     def preprocess(self, image: Image.Image) -> np.ndarray:
         """RGB image -> float32 array (3, input_size, input_size)."""
+        return self.preprocessor(image)
 
     @abstractmethod
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import torch
-from PIL import Image
 
 from .base import Embedder, ModelError, l2_normalise
+from .preprocess import ClipPreprocess
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,18 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
     raise ModelError(_offline_message(spec, repo_id, last_error))
 
 
+def _architecture(arch: str) -> str:
+    """A model name open_clip knows. ``arch`` may also be an open_clip config file (NAME.json,
+    e.g. of a fine-tuned variant); it is registered here, in whichever process runs the model."""
+    if not arch.endswith(".json"):
+        return arch
+    config = Path(arch).expanduser()
+    if not config.is_file():
+        raise ModelError(f"The model config file {config} does not exist.")
+    open_clip.add_model_config(config)
+    return config.stem
+
+
 class ClipEmbedder(Embedder):
     supports_text = True
 
@@ -129,57 +141,43 @@ class ClipEmbedder(Embedder):
     ) -> None:
         self.name = spec.name
         self.device = device
+        arch = _architecture(spec.arch)
         if weights is not None:
             weights = Path(weights)
             if not weights.is_file():
                 raise ModelError(f"The weights file {weights} does not exist.")
-            self.identity = f"open_clip/{spec.arch}/sha256:{file_sha256(weights)[:16]}"
+            self.identity = f"open_clip/{arch}/sha256:{file_sha256(weights)[:16]}"
         elif spec.pretrained:
             weights = _download(spec, cache_dir, download_progress)
             self.identity = f"open_clip/{spec.arch}/{spec.pretrained}"
         else:
             raise ModelError(f"{spec.name} needs a weights file: pass it with --weights FILE.")
         try:
-            model = open_clip.create_model(spec.arch, pretrained=str(weights), device=device)
+            model = open_clip.create_model(arch, pretrained=str(weights), device=device)
         except RuntimeError as exc:
             if "size mismatch" in str(exc) or "state_dict" in str(exc):
                 raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}") from exc
             if "Model config" in str(exc) and "not found" in str(exc):
-                raise ModelError(f"open_clip has no model architecture '{spec.arch}'.") from exc
+                raise ModelError(f"open_clip has no model architecture '{arch}'.") from exc
             raise ModelError(_damaged_weights(weights, spec, exc)) from exc
         except Exception as exc:  # noqa: BLE001 - a cut-off or garbage file fails in many ways
             # torch.load raises EOFError, UnpicklingError, UnicodeDecodeError, ... on bad bytes.
             raise ModelError(_damaged_weights(weights, spec, exc)) from exc
         model.eval()
         self._model = model
-        self._tokenizer = open_clip.get_tokenizer(spec.arch)
+        self._tokenizer = open_clip.get_tokenizer(arch)
         pre = open_clip.get_model_preprocess_cfg(model)
         size = pre.get("size", 224)
         self.input_size = int(size if isinstance(size, int) else size[0])
-        self._mean = np.asarray(pre.get("mean", open_clip.OPENAI_DATASET_MEAN), dtype=np.float32).reshape(3, 1, 1)
-        self._std = np.asarray(pre.get("std", open_clip.OPENAI_DATASET_STD), dtype=np.float32).reshape(3, 1, 1)
+        self.preprocessor = ClipPreprocess(
+            self.input_size,
+            tuple(float(v) for v in pre.get("mean", open_clip.OPENAI_DATASET_MEAN)),  # type: ignore[arg-type]
+            tuple(float(v) for v in pre.get("std", open_clip.OPENAI_DATASET_STD)),  # type: ignore[arg-type]
+        )
         with torch.inference_mode():
             self.dim = int(self._model.encode_image(torch.zeros(1, 3, self.input_size, self.input_size, device=device)).shape[1])
         # Half precision on a GPU: twice the speed, and cosine ranks do not change measurably.
         self._autocast = device.startswith("cuda")
-
-    def preprocess(self, image: Image.Image) -> np.ndarray:
-        """open_clip's transform (shortest side to size, bicubic, centre crop, normalise) in NumPy."""
-        s = self.input_size
-        w, h = image.size
-        scale = s / min(w, h)
-        nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-        left, top = (nw - s) // 2, (nh - s) // 2
-        if max(nw, nh) > 4 * s:
-            # A long thin image (1 x 20000 px) would first become a huge strip (224 x 4,480,000,
-            # 3 GB) only to keep its centre: scale just the centre square instead.
-            box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
-            im = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
-        else:
-            im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
-            im = im.crop((left, top, left + s, top + s))
-        arr = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-        return (arr - self._mean) / self._std
 
     def _run(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> np.ndarray:
         with torch.inference_mode(), torch.autocast("cuda", enabled=self._autocast):

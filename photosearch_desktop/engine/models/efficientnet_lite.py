@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import timm
 import torch
-from PIL import Image
 
 from .base import Embedder, ModelError, l2_normalise
+from .preprocess import EfficientNetPreprocess
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class EfficientNetLite2Embedder(Embedder):
     # Depthwise convolutions are memory-bound: one core takes 52 ms/photo at batch 4 and
     # 107 ms/photo at batch 32 (activations outgrow the cache).
     cpu_batch_size = 4
+    preprocessor = EfficientNetPreprocess(_INPUT_SIZE)
 
     def __init__(self, device: str = "cpu", weights_file: Path | None = None) -> None:
         path = Path(weights_file) if weights_file is not None else _default_weights_file()
@@ -128,30 +129,6 @@ class EfficientNetLite2Embedder(Embedder):
         # fp16 range; CPU and MPS keep fp32 (CPU fp16 is slow, and exact CPU vectors are the reference).
         self._autocast = device.startswith("cuda")
         log.info("Loaded %s from %s on %s", self.identity, path, device)
-
-    def preprocess(self, image: Image.Image) -> np.ndarray:
-        """Shortest side to 260 px, centre 260x260 crop, then (x - 127) / 128 per RGB channel.
-
-        Measured on ukbench-dev (500 photos, 4:3): centre crop N-S 3.922 / mAP 0.986 against
-        squashing the whole photo to 260x260 N-S 3.914 / mAP 0.985, so the crop stays: it keeps
-        objects in the proportions the network was trained on.
-        """
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        w, h = image.size
-        scale = _INPUT_SIZE / min(w, h)
-        new_w, new_h = max(_INPUT_SIZE, round(w * scale)), max(_INPUT_SIZE, round(h * scale))
-        left, top = (new_w - _INPUT_SIZE) // 2, (new_h - _INPUT_SIZE) // 2
-        # resize(box=...) scales only the centre square, so the crop costs nothing extra.
-        box = (left / scale, top / scale, (left + _INPUT_SIZE) / scale, (top + _INPUT_SIZE) / scale)
-        # reducing_gap pre-shrinks big images by whole factors first: on 12 MP photos 13 ms instead
-        # of 49 ms for exact bicubic, 0.14 grey levels apart (BILINEAR with it: 10 ms, 0.8 levels).
-        image = image.resize(
-            (_INPUT_SIZE, _INPUT_SIZE), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0
-        )
-        # The TF checkpoint was trained on (x - 127) / 128 of 0..255 RGB pixels.
-        arr = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
-        return np.ascontiguousarray((arr - 127.0) / 128.0, dtype=np.float32)
 
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch, dtype=np.float32)

@@ -1,0 +1,72 @@
+"""Each model's image preprocessing, in PIL and NumPy only.
+
+Kept apart from the models so that a process without torch (the window, whose model runs in a
+separate process) can prepare photos for a model it never loads. The objects are small frozen
+dataclasses: thread-safe, and picklable to cross the process boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ClipPreprocess:
+    """open_clip's transform (shortest side to size, bicubic, centre crop, normalise)."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        s = self.size
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        w, h = image.size
+        scale = s / min(w, h)
+        nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
+        left, top = (nw - s) // 2, (nh - s) // 2
+        if max(nw, nh) > 4 * s:
+            # A long thin image (1 x 20000 px) would first become a huge strip (224 x 4,480,000,
+            # 3 GB) only to keep its centre: scale just the centre square instead.
+            box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
+            im = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+        else:
+            im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
+            im = im.crop((left, top, left + s, top + s))
+        arr = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        mean = np.asarray(self.mean, dtype=np.float32).reshape(3, 1, 1)
+        std = np.asarray(self.std, dtype=np.float32).reshape(3, 1, 1)
+        return (arr - mean) / std
+
+
+@dataclass(frozen=True)
+class EfficientNetPreprocess:
+    """Shortest side to ``size``, centre square crop, then (x - 127) / 128 per RGB channel.
+
+    Measured on ukbench-dev (500 photos, 4:3): centre crop N-S 3.922 / mAP 0.986 against
+    squashing the whole photo to 260x260 N-S 3.914 / mAP 0.985, so the crop stays: it keeps
+    objects in the proportions the network was trained on.
+    """
+
+    size: int
+
+    def __call__(self, image: Image.Image) -> np.ndarray:
+        s = self.size
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        w, h = image.size
+        scale = s / min(w, h)
+        new_w, new_h = max(s, round(w * scale)), max(s, round(h * scale))
+        left, top = (new_w - s) // 2, (new_h - s) // 2
+        # resize(box=...) scales only the centre square, so the crop costs nothing extra.
+        box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
+        # reducing_gap pre-shrinks big images by whole factors first: on 12 MP photos 13 ms instead
+        # of 49 ms for exact bicubic, 0.14 grey levels apart (BILINEAR with it: 10 ms, 0.8 levels).
+        image = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+        # The TF checkpoint was trained on (x - 127) / 128 of 0..255 RGB pixels.
+        arr = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
+        return np.ascontiguousarray((arr - 127.0) / 128.0, dtype=np.float32)
