@@ -109,7 +109,7 @@ def drop_files(window: MainWindow, *paths: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = window.rect().center()
-    enter = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "the window refused the drag"
     drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -285,6 +285,7 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
     paths = wait_results(qtbot, window)
     assert paths[0] == "set0/p000.jpg"
     assert indexing_at_results == [True], "the query should have been answered during indexing"
+    model_pid = session.library.embedder().pid  # the model runs in a process of its own
 
     started = time.perf_counter()
     window.close()
@@ -292,6 +293,8 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
     assert window.clean_shutdown, "a worker thread did not stop in time"
     assert window.session is None
     assert not session._index_thread.isRunning() and not session._engine_thread.isRunning()
+    with pytest.raises(ProcessLookupError):
+        os.kill(model_pid, 0)  # the model process was stopped (and reaped) too
 
     from photosearch_desktop.engine.catalog import Catalog
 
@@ -307,8 +310,9 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
 
 
 def test_text_search_with_a_clip_model(qtbot, library: Path, data_dir: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
-    model, checkpoint, _config = tiny_clip  # conftest.py: random weights, the real CLIP code path
-    window = new_window(qtbot, data_dir, model=model, weights=checkpoint)
+    _name, checkpoint, config = tiny_clip  # conftest.py: random weights, the real CLIP code path
+    # Named by its config file: the window's model process has not seen the test's registration.
+    window = new_window(qtbot, data_dir, model=f"clip:{config}", weights=checkpoint)
     window.open_library(library)
     wait_indexed(qtbot, window)
     assert window.search_field.isEnabled()

@@ -55,7 +55,10 @@ class Library:
         device: str | None = None,
         weights: Path | str | None = None,
         readonly: bool = False,
+        model_process: bool = False,
     ) -> None:
+        """``model_process``: run the model in a separate process (the window does, so that
+        torch never holds its interpreter; the command line keeps it in-process)."""
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
             raise LibraryError(f"The photo folder {self.root} does not exist or is not a folder.")
@@ -75,6 +78,7 @@ class Library:
         self.spec = get_spec(self.model_name)
         self.device = device
         self.weights = Path(weights).expanduser() if weights else None
+        self.model_process = model_process
         self._embedder: Embedder | None = None
         self._index: VectorIndex | None = None
         self._index_generation = -1
@@ -131,6 +135,10 @@ class Library:
             self.notices.append(notice)
 
     def close(self) -> None:
+        with self._model_lock:
+            if self._embedder is not None:
+                self._embedder.close()
+                self._embedder = None
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -142,12 +150,21 @@ class Library:
     def embedder(self) -> Embedder:
         """The model, loaded once (slow the first time: imports torch, maybe downloads)."""
         with self._model_lock:
+            if self._embedder is not None and not self._embedder.alive:
+                self._embedder.close()  # its process died; the next lines start a new one
+                self._embedder = None
             if self._embedder is None:
-                self._embedder = create_embedder(
-                    self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models
-                )
-                release_free_memory()
+                self._embedder = self._load_model()
             return self._embedder
+
+    def _load_model(self) -> Embedder:
+        if self.model_process:
+            from .models.process import ModelProcess
+
+            return ModelProcess(self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models)
+        embedder = create_embedder(self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models)
+        release_free_memory()  # the loader's freed temporaries
+        return embedder
 
     def warm_up(self) -> None:
         """Load the model and the vector index now, so the first query does not wait."""

@@ -1,7 +1,8 @@
 """``photosearch-desktop [LIBRARY] [--data-dir DIR] [--model NAME]``: start the window.
 
-Only Qt and a few light modules are imported before the window is shown; the engine's heavy
-dependencies (torch, faiss, the models) are imported by the worker threads afterwards.
+Only Qt and a few light modules are imported before the window is shown; numpy, faiss and the
+engine are imported by worker threads afterwards, and the model (torch) runs in a process of
+its own (engine/models/process.py).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def open_library(self, request: OpenRequest) -> None:
         try:
-            load_engine_modules(models=False)
+            load_engine_modules()
             lib = self._open(request)
             info = library_info(lib)
         except Exception as exc:  # noqa: BLE001 - reported to the user in plain words
@@ -89,8 +89,9 @@ class EngineWorker(QObject):
         from ..engine.library import Library
 
         def make(model: str | None) -> Library:
+            # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights)
+                           weights=request.weights, model_process=True)
 
         lib = make(request.model)
         if request.model is None and lib.indexed_model is None and request.default_model \
@@ -107,8 +108,8 @@ class EngineWorker(QObject):
         self.model_loading.emit()
         started = time.perf_counter()
         try:
-            with loading_quietly():  # building the model is long pure-Python work too
-                load_engine_modules(models=True)
+            load_engine_modules()
+            with loading_quietly():  # the vector index is read here too (seconds at 1M photos)
                 self._lib.warm_up()
         except Exception as exc:  # noqa: BLE001
             log.warning("model %s failed to load: %s", self._lib.model_name, exc)
@@ -123,7 +124,7 @@ class EngineWorker(QObject):
             return  # a newer query was asked for while this one waited
         started = time.perf_counter()
         try:
-            load_engine_modules(models=True)
+            load_engine_modules()
             self._check_model_matches()
             results = self._run(request)
         except Exception as exc:  # noqa: BLE001
@@ -197,7 +198,7 @@ class IndexWorker(QObject):
                 self.progress.emit(p)
 
         try:
-            load_engine_modules(models=True)
+            load_engine_modules()
             from ..engine.pipeline import PipelineOptions
 
             report = job.library.index(

@@ -1,0 +1,301 @@
+"""A model that runs in a process of its own, behind the same :class:`~.base.Embedder` interface.
+
+The window uses it. Importing torch and building a model run C code that holds the GIL for
+tens of milliseconds at a time, which froze the window while the model loaded; in another
+process torch never touches the window's interpreter. A model that dies (a native crash, or
+killed for lack of memory) takes only its process with it: the library starts a new one on the
+next call.
+
+Photos are still decoded and preprocessed in the calling process (preprocessing is PIL and
+NumPy, see .preprocess); only float32 batches cross over, through a pipe. Several threads may
+call at once (the indexing pipeline runs one inference stream per core, and queries run beside
+it): each request carries a number, the model process runs each request in a thread of its own,
+and a reader thread here hands every answer to the caller that waits for it.
+
+The model process is a fresh interpreter (``python -c``) that talks over its stdin and stdout,
+not a ``multiprocessing`` child: that one would import the caller's main script again (the
+window's, with Qt) and fail where the script has no ``__main__`` guard.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .base import Embedder, ModelError, TextNotSupported
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 5.0  # for the model process to finish its requests and exit before it is killed
+_ERRORS: dict[str, type[Exception]] = {
+    "ModelError": ModelError,
+    "TextNotSupported": TextNotSupported,
+    "ValueError": ValueError,
+}
+_HEADER = struct.Struct("<Q")  # the length of the pickled message that follows
+
+
+def _send(stream: IO[bytes], message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    """The next message; EOFError when the other side has gone."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+@dataclass(frozen=True)
+class _Description:
+    """What the calling process needs to know of the loaded model."""
+
+    name: str
+    identity: str
+    dim: int
+    supports_text: bool
+    input_size: int
+    device: str
+    cpu_batch_size: int
+    preprocessor: Any
+
+
+def _error(exc: BaseException) -> tuple[str, str]:
+    return type(exc).__name__, str(exc)
+
+
+def _rebuild(error: tuple[str, str]) -> Exception:
+    kind, message = error
+    if kind in _ERRORS:
+        return _ERRORS[kind](message)
+    return ModelError(f"The model failed ({kind}: {message}).")
+
+
+def serve() -> None:
+    """The model process's main: load the model, then answer requests until stdin closes."""
+    requests = sys.stdin.buffer
+    # The answers go to the original stdout; anything a library prints goes to stderr instead.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    logging.basicConfig(level=logging.WARNING, format="photosearch model process: %(levelname)s %(message)s")
+
+    import torch
+
+    from ..memory import release_free_memory
+    from .registry import create_embedder
+
+    try:
+        name, device, weights, cache_dir = _receive(requests)
+        embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
+    except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
+        _send(answers, ("failed", _error(exc)))
+        return
+    release_free_memory()  # the loader's freed temporaries
+    _send(answers, ("ready", _Description(
+        embedder.name, embedder.identity, embedder.dim, embedder.supports_text, embedder.input_size,
+        embedder.device, embedder.cpu_batch_size, embedder.preprocessor,
+    )))
+
+    def set_threads(n: int) -> int:
+        old = torch.get_num_threads()
+        torch.set_num_threads(n)
+        return old
+
+    operations = {"encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
+                  "set_threads": set_threads}
+    send_lock = threading.Lock()
+
+    def answer(request_id: int, operation: str, args: tuple) -> None:
+        try:
+            reply = (request_id, True, operations[operation](*args))
+        except Exception as exc:  # noqa: BLE001 - raised again in the caller
+            reply = (request_id, False, _error(exc))
+        with send_lock:
+            try:
+                _send(answers, reply)
+            except OSError:
+                pass  # the caller is gone; the request loop ends too
+
+    # Callers block until answered, so the caller's threads bound how many run at once.
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 4, thread_name_prefix="model") as pool:
+        while True:
+            try:
+                request = _receive(requests)
+            except (EOFError, OSError):
+                break  # closed: the caller is done, or has ended
+            pool.submit(answer, *request)
+    # Every answer is sent: skip the interpreter's teardown, which takes over a second with
+    # torch loaded and would hold up closing the window.
+    answers.close()
+    logging.shutdown()
+    os._exit(0)
+
+
+def _command() -> list[str]:
+    """Python running :func:`serve`, finding this package where this process found it."""
+    package_parent = str(Path(__file__).resolve().parents[3])
+    code = (
+        f"import sys; p = {package_parent!r}; sys.path.insert(0, p) if p not in sys.path else None; "
+        "from photosearch_desktop.engine.models.process import serve; serve()"
+    )
+    return [sys.executable, "-c", code]
+
+
+class ModelProcess(Embedder):
+    """Starts the model ``name`` in a new process and waits until it is loaded."""
+
+    def __init__(
+        self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None
+    ) -> None:
+        self._process = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
+        self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
+        try:
+            _send(self._requests, (name, device, weights, cache_dir))
+            kind, payload = _receive(self._answers)
+        except (EOFError, OSError):
+            self._stop()
+            raise ModelError(f"The model process stopped while loading {name} ({self._exit_words()}).") from None
+        if kind == "failed":
+            self._stop()
+            raise _rebuild(payload)
+        about: _Description = payload
+        self.name, self.identity, self.dim = about.name, about.identity, about.dim
+        self.supports_text, self.input_size, self.device = about.supports_text, about.input_size, about.device
+        self.cpu_batch_size, self.preprocessor = about.cpu_batch_size, about.preprocessor
+
+        self._send_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # guards the three below
+        self._pending: dict[int, Future[Any]] = {}
+        self._failure: str | None = None
+        self._closing = False
+        self._ids = itertools.count()
+        self._reader = threading.Thread(target=self._read_answers, name="model-answers", daemon=True)
+        self._reader.start()
+        log.info("model %s running in process %d", self.identity, self._process.pid)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._failure is None and not self._closing and self._process.poll() is None
+
+    def _exit_words(self) -> str:
+        code = self._process.returncode
+        if code is None:
+            return "it did not answer"
+        if code < 0:
+            return f"ended by signal {-code}, for example killed for lack of memory"
+        return f"exit code {code}"
+
+    def _stop(self) -> None:
+        """Close its stdin (its signal to finish), wait a while, then kill it."""
+        try:
+            self._requests.close()
+        except OSError:
+            pass  # it has gone already
+        try:
+            self._process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            log.warning("the model process did not stop within %g s; killing it", STOP_GRACE_S)
+            self._process.kill()
+            self._process.wait()
+        self._answers.close()
+
+    def _read_answers(self) -> None:
+        while True:
+            try:
+                request_id, ok, payload = _receive(self._answers)
+            except (EOFError, OSError, ValueError):
+                break
+            with self._state_lock:
+                future = self._pending.pop(request_id, None)
+            if future is None:
+                continue
+            if ok:
+                future.set_result(payload)
+            else:
+                future.set_exception(_rebuild(payload))
+        try:
+            self._process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass  # its stdout closed, yet it runs on: _exit_words says so
+        with self._state_lock:
+            if self._closing:
+                self._failure = "The model was closed."
+            else:
+                self._failure = (
+                    f"The model process stopped unexpectedly ({self._exit_words()}). "
+                    "It is started again for the next search or index update."
+                )
+                log.warning("%s", self._failure)
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set_exception(ModelError(self._failure))
+
+    def _call(self, operation: str, *args: object) -> Any:
+        future: Future[Any] = Future()
+        with self._state_lock:
+            if self._failure is not None or self._closing:
+                raise ModelError(self._failure or "The model was closed.")
+            request_id = next(self._ids)
+            self._pending[request_id] = future
+        try:
+            with self._send_lock:
+                _send(self._requests, (request_id, operation, args))
+        except (OSError, ValueError):
+            pass  # the process has gone: the reader fails the request with the reason
+        return future.result()
+
+    @contextmanager
+    def cpu_threads(self, n: int) -> Iterator[None]:
+        old = self._call("set_threads", n)
+        try:
+            yield
+        finally:
+            try:
+                self._call("set_threads", old)
+            except ModelError:
+                pass  # a stopped process has no threads to restore
+
+    def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
+        return self._call("encode_arrays", np.ascontiguousarray(batch, dtype=np.float32))
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.supports_text:
+            return super().encode_text(texts)
+        return self._call("encode_text", list(texts))
+
+    def close(self) -> None:
+        """Stop the model process: requests already sent finish first, for STOP_GRACE_S at most."""
+        with self._state_lock:
+            if self._closing:
+                return
+            self._closing = True
+        with self._send_lock:
+            self._stop()
+        self._reader.join()

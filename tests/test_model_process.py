@@ -1,0 +1,90 @@
+"""The model in a process of its own (what the window uses): same answers as in-process, torch
+never imported by the caller, a killed model process replaced, and load errors passed on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from libgen import make_library, near_copy, picture
+from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.models import ModelError
+from photosearch_desktop.engine.models.process import ModelProcess
+
+# Runs in a fresh interpreter, so that "was torch imported?" means something.
+DRIVER = r"""
+import json, os, signal, sys, time
+from pathlib import Path
+from photosearch_desktop.engine.library import Library
+
+root, data_dir, model, weights, query = sys.argv[1:6]
+lib = Library(root, data_dir=data_dir, model=model, weights=weights, model_process=True)
+lib.index()
+listed = lambda results: [(r.photo.rel_path, r.score) for r in results]
+out = {"image": listed(lib.search_image(Path(query), k=5)), "text": listed(lib.search_text("a red square", k=5))}
+first = lib.embedder()
+os.kill(first.pid, signal.SIGKILL)
+deadline = time.monotonic() + 30
+while first.alive and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["after_kill"] = listed(lib.search_image(Path(query), k=5))
+second = lib.embedder()
+out["pids"] = [first.pid, second.pid]
+lib.close()
+try:
+    os.kill(second.pid, 0)
+    out["stopped_on_close"] = False
+except ProcessLookupError:
+    out["stopped_on_close"] = True
+out["torch_imported"] = "torch" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
+    _name, weights, config = tiny_clip
+    model = f"clip:{config}"  # a config file: the model process cannot see this process's registrations
+    root = make_library(tmp_path / "Pictures")
+    query = tmp_path / "query.jpg"
+    near_copy(picture(203)).save(query)  # 2019/Home/home_03.jpg, re-sized
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(root), str(tmp_path / "separate"), model, str(weights), str(query)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    with Library(root, data_dir=tmp_path / "inprocess", model=model, weights=weights) as lib:
+        lib.index()
+        expected_image = lib.search_image(query, k=5)
+        expected_text = lib.search_text("a red square", k=5)
+    for got, expected in ((out["image"], expected_image), (out["text"], expected_text), (out["after_kill"], expected_image)):
+        assert [rel for rel, _ in got] == [r.photo.rel_path for r in expected]
+        assert [score for _, score in got] == pytest.approx([r.score for r in expected], abs=1e-5)
+    assert out["image"][0][0] == "2019/Home/home_03.jpg"
+
+    assert not out["torch_imported"], "the caller must not import torch when the model runs apart"
+    first, second = out["pids"]
+    assert first != second, "a killed model process is replaced by a new one"
+    assert out["stopped_on_close"] and _process_gone(first)
+
+
+def test_model_process_passes_load_errors_on_in_plain_words(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model.json"
+    with pytest.raises(ModelError, match="The model config file .*no-such-model.json does not exist"):
+        ModelProcess(f"clip:{missing}")
