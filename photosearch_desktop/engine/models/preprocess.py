@@ -13,6 +13,20 @@ import numpy as np
 from PIL import Image
 
 
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _cover(size: tuple[int, int], side: int) -> tuple[tuple[int, int], tuple[float, float, float, float]]:
+    """The size scaled so that its shortest side is ``side``, and the centre ``side`` square
+    of that, as a box in the original's pixels."""
+    w, h = size
+    scale = side / min(w, h)
+    nw, nh = max(side, round(w * scale)), max(side, round(h * scale))
+    left, top = (nw - side) // 2, (nh - side) // 2
+    return (nw, nh), (left / scale, top / scale, (left + side) / scale, (top + side) / scale)
+
+
 @dataclass(frozen=True)
 class ClipPreprocess:
     """open_clip's transform (shortest side to size, bicubic, centre crop, normalise)."""
@@ -23,19 +37,14 @@ class ClipPreprocess:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         s = self.size
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        w, h = image.size
-        scale = s / min(w, h)
-        nw, nh = max(s, round(w * scale)), max(s, round(h * scale))
-        left, top = (nw - s) // 2, (nh - s) // 2
+        (nw, nh), centre = _cover(image.size, s)
         if max(nw, nh) > 4 * s:
             # A long thin image (1 x 20000 px) would first become a huge strip (224 x 4,480,000,
             # 3 GB) only to keep its centre: scale just the centre square instead.
-            box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
-            im = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+            im = _rgb(image).resize((s, s), Image.Resampling.BICUBIC, box=centre, reducing_gap=3.0)
         else:
-            im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
+            left, top = (nw - s) // 2, (nh - s) // 2
+            im = _rgb(image).resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
             im = im.crop((left, top, left + s, top + s))
         arr = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
         mean = np.asarray(self.mean, dtype=np.float32).reshape(3, 1, 1)
@@ -56,17 +65,11 @@ class EfficientNetPreprocess:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         s = self.size
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        w, h = image.size
-        scale = s / min(w, h)
-        new_w, new_h = max(s, round(w * scale)), max(s, round(h * scale))
-        left, top = (new_w - s) // 2, (new_h - s) // 2
+        _, centre = _cover(image.size, s)
         # resize(box=...) scales only the centre square, so the crop costs nothing extra.
-        box = (left / scale, top / scale, (left + s) / scale, (top + s) / scale)
         # reducing_gap pre-shrinks big images by whole factors first: on 12 MP photos 13 ms instead
         # of 49 ms for exact bicubic, 0.14 grey levels apart (BILINEAR with it: 10 ms, 0.8 levels).
-        image = image.resize((s, s), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0)
+        image = _rgb(image).resize((s, s), Image.Resampling.BICUBIC, box=centre, reducing_gap=3.0)
         # The TF checkpoint was trained on (x - 127) / 128 of 0..255 RGB pixels.
         arr = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
         return np.ascontiguousarray((arr - 127.0) / 128.0, dtype=np.float32)
