@@ -32,6 +32,10 @@ os.kill(first.pid, signal.SIGKILL)
 deadline = time.monotonic() + 30
 while first.alive and time.monotonic() < deadline:
     time.sleep(0.05)
+try:
+    first.encode_text(["anything"])
+except Exception as exc:
+    out["call_after_kill"] = [type(exc).__name__, str(exc)]
 out["after_kill"] = listed(lib.search_image(Path(query), k=5))
 second = lib.embedder()
 out["pids"] = [first.pid, second.pid]
@@ -79,6 +83,8 @@ def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_cl
     assert out["image"][0][0] == "2019/Home/home_03.jpg"
 
     assert not out["torch_imported"], "the caller must not import torch when the model runs apart"
+    kind, message = out["call_after_kill"]
+    assert kind == "ModelStopped" and "stopped unexpectedly (ended by signal 9" in message
     first, second = out["pids"]
     assert first != second, "a killed model process is replaced by a new one"
     assert out["stopped_on_close"] and _process_gone(first)

@@ -20,6 +20,7 @@ class UserMessage:
 
 MODEL_ERROR_TITLE = "The model could not be loaded"
 _ENGINE_TITLES = {
+    "ModelStopped": "The model stopped",
     "ModelError": MODEL_ERROR_TITLE,
     "TextNotSupported": "Text search is not available",
     "LibraryBusy": "The library is busy",

@@ -1,6 +1,6 @@
 """Image models behind one interface (:class:`~.base.Embedder`), chosen by registry name."""
 
-from .base import Embedder, ModelError, TextNotSupported
+from .base import Embedder, ModelError, ModelStopped, TextNotSupported
 from .registry import DEFAULT_MODEL, MODELS, ModelSpec, create_embedder, get_spec
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Embedder",
     "ModelError",
     "ModelSpec",
+    "ModelStopped",
     "TextNotSupported",
     "create_embedder",
     "get_spec",

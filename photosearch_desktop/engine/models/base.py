@@ -18,6 +18,10 @@ class TextNotSupported(ModelError):
     """The model has no text tower, so text queries are impossible."""
 
 
+class ModelStopped(ModelError):
+    """The model's process ended (crashed, or killed for lack of memory); it can be started again."""
+
+
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .base import Embedder, ModelError, TextNotSupported
+from .base import Embedder, ModelError, ModelStopped, TextNotSupported
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,8 @@ class ModelProcess(Embedder):
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()  # guards the three below
         self._pending: dict[int, Future[Any]] = {}
-        self._failure: str | None = None
+        # Why every call fails from now on: the error's kind and message (a fresh one each time).
+        self._failure: tuple[type[ModelError], str] | None = None
         self._closing = False
         self._ids = itertools.count()
         self._reader = threading.Thread(target=self._read_answers, name="model-answers", daemon=True)
@@ -246,22 +247,26 @@ class ModelProcess(Embedder):
             pass  # its stdout closed, yet it runs on: _exit_words says so
         with self._state_lock:
             if self._closing:
-                self._failure = "The model was closed."
+                self._failure = (ModelError, "The model was closed.")
             else:
-                self._failure = (
+                self._failure = (ModelStopped, (
                     f"The model process stopped unexpectedly ({self._exit_words()}). "
                     "It is started again for the next search or index update."
-                )
-                log.warning("%s", self._failure)
+                ))
+                log.warning("%s", self._failure[1])
             pending, self._pending = self._pending, {}
+            kind, message = self._failure
         for future in pending.values():
-            future.set_exception(ModelError(self._failure))
+            future.set_exception(kind(message))
 
     def _call(self, operation: str, *args: object) -> Any:
         future: Future[Any] = Future()
         with self._state_lock:
-            if self._failure is not None or self._closing:
-                raise ModelError(self._failure or "The model was closed.")
+            if self._failure is not None:
+                kind, message = self._failure
+                raise kind(message)
+            if self._closing:
+                raise ModelError("The model was closed.")
             request_id = next(self._ids)
             self._pending[request_id] = future
         try:
