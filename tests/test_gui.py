@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import random
+import signal
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -307,6 +308,33 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
         assert counts["indexed"] > 0, "photos done before the close stay indexed"
     finally:
         catalog.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_model_process_killed_while_indexing_is_explained_and_recovers(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The model runs in a process of its own: when that one dies (here: killed, as the system
+    does when memory runs out) the window says so in plain words and stays usable, and Update
+    index carries on with a new model process."""
+    photos = 300
+    root = tmp_path / "Killed"
+    for i in range(photos):
+        _write(root / f"p{i:03d}.jpg", _pattern(500 + i, (96, 96)))
+    window = new_window(qtbot, data_dir)
+    window.open_library(root)
+    session = window.session
+    qtbot.waitUntil(lambda: session.indexing and window.index_status.bar.value() > 0, timeout=INDEX_TIMEOUT_MS)
+    os.kill(session.library.embedder().pid, signal.SIGKILL)
+
+    qtbot.waitUntil(lambda: bool(message_boxes("errorMessage", window)), timeout=INDEX_TIMEOUT_MS)
+    box = message_boxes("errorMessage", window)[0]
+    assert box.windowTitle() == "The model stopped"
+    assert "stopped unexpectedly" in box.text() and "Traceback" not in box.text()
+    box.close()
+    assert not session.indexing and window.act_update.isEnabled()
+
+    window.act_update.trigger()
+    wait_indexed(qtbot, window, photos=photos)
+    assert not message_boxes("errorMessage", window)
 
 
 def test_text_search_with_a_clip_model(qtbot, library: Path, data_dir: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
