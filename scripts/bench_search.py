@@ -19,6 +19,7 @@ the window and the CLI make:
 
     python scripts/bench_search.py --photos 100000
     python scripts/bench_search.py --photos 1000000
+    python scripts/bench_search.py --photos 1000000 --model-process    # as the window runs it
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ FOLDERS = 100
 DIM = 512
 
 
-def rss_mb() -> dict[str, float]:
+def rss_mb(pid: int | str = "self") -> dict[str, float]:
     out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0]) / 1024
@@ -53,11 +54,13 @@ def rss_mb() -> dict[str, float]:
 
 
 def vit_b32_checkpoint() -> Path:
-    import open_clip
-    import torch
-
     path = WORK / "vit-b-32-random-init.pt"
     if not path.exists():
+        # Imported only here: with --model-process this process must stay without torch,
+        # as the window does, or its memory would count torch twice.
+        import open_clip
+        import torch
+
         WORK.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(0)
         torch.save(open_clip.create_model("ViT-B-32").state_dict(), path)
@@ -114,18 +117,21 @@ def phase_build(n: int, weights: Path) -> dict:
     return {"build_s": round(time.perf_counter() - t0, 1), "approximate": index.approximate, "vectors": len(index)}
 
 
-def phase_load(n: int, weights: Path, queries: int, k: int) -> dict:
+def phase_load(n: int, weights: Path, queries: int, k: int, model_process: bool) -> dict:
     from photosearch_desktop.engine.library import Library
     from photosearch_desktop.engine.records import SearchFilters
 
     root, data_dir = paths(n)
     t0 = time.perf_counter()
-    lib = Library(root, data_dir=data_dir, model="clip:ViT-B-32", weights=weights, device="cpu")
+    lib = Library(root, data_dir=data_dir, model="clip:ViT-B-32", weights=weights, device="cpu",
+                  model_process=model_process)
     index = lib._vector_index()
     load_s = time.perf_counter() - t0
     rss_index = rss_mb()
-    lib.embedder()
+    embedder = lib.embedder()
     rss_model = rss_mb()
+    # With the model in its own process (as in the window), memory is the two processes' sum.
+    rss_model_process = rss_mb(embedder.pid)["VmRSS"] if model_process else 0.0
 
     import faiss
 
@@ -199,8 +205,10 @@ def phase_load(n: int, weights: Path, queries: int, k: int) -> dict:
         "rows": rows,
         "load_s": round(load_s, 2),
         "rss_index_mb": round(rss_index["VmRSS"]),
-        "rss_with_model_mb": round(rss_model["VmRSS"]),
+        "rss_with_model_mb": round(rss_model["VmRSS"] + rss_model_process),
+        "rss_model_process_mb": round(rss_model_process),
         "add_1000_s": round(add_s, 3),
+        "torch_threads": None if model_process else __import__("torch").get_num_threads(),
         "approximate": index.approximate,
     }
 
@@ -211,6 +219,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=60)
     parser.add_argument("--phase", choices=["all", "build", "load"], default="all")
+    parser.add_argument("--model-process", action="store_true", help="run the model in its own process, as the window does")
     args = parser.parse_args()
 
     weights = vit_b32_checkpoint()
@@ -218,7 +227,7 @@ def main() -> None:
         print(json.dumps(phase_build(args.photos, weights)))
         return
     if args.phase == "load":
-        print(json.dumps(phase_load(args.photos, weights, args.queries, args.k)))
+        print(json.dumps(phase_load(args.photos, weights, args.queries, args.k, args.model_process)))
         return
 
     from photosearch_desktop.engine.models.clip import file_sha256
@@ -229,7 +238,8 @@ def main() -> None:
 
     def fresh(phase: str) -> dict:
         out = subprocess.run(
-            [sys.executable, __file__, "--photos", str(args.photos), "--queries", str(args.queries), "-k", str(args.k), "--phase", phase],
+            [sys.executable, __file__, "--photos", str(args.photos), "--queries", str(args.queries), "-k", str(args.k), "--phase", phase]
+            + (["--model-process"] if args.model_process else []),
             check=True, capture_output=True, text=True,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -249,8 +259,9 @@ def main() -> None:
             "load_from_cache_s": load["load_s"],
             "rss_index_mb": load["rss_index_mb"],
             "rss_with_vit_b32_mb": load["rss_with_model_mb"],
+            "rss_of_which_model_process_mb": load["rss_model_process_mb"],
             "add_1000_photos_s": load["add_1000_s"],
-            "torch_threads": __import__("torch").get_num_threads(),
+            "torch_threads": load["torch_threads"],
             "cores": os.cpu_count(),
         },
     )
