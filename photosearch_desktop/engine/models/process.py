@@ -24,6 +24,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import struct
 import subprocess
 import sys
@@ -96,6 +97,8 @@ def _rebuild(error: tuple[str, str]) -> Exception:
 
 def serve() -> None:
     """The model process's main: load the model, then answer requests until stdin closes."""
+    # Ctrl+C in a terminal reaches the whole process group; the caller decides when this ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
     # The answers go to the original stdout; anything a library prints goes to stderr instead.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
