@@ -108,7 +108,6 @@ class EngineWorker(QObject):
         self.model_loading.emit()
         started = time.perf_counter()
         try:
-            load_engine_modules()
             with loading_quietly():  # the vector index is read here too (seconds at 1M photos)
                 self._lib.warm_up()
         except Exception as exc:  # noqa: BLE001
@@ -124,7 +123,6 @@ class EngineWorker(QObject):
             return  # a newer query was asked for while this one waited
         started = time.perf_counter()
         try:
-            load_engine_modules()
             self._check_model_matches()
             results = self._run(request)
         except Exception as exc:  # noqa: BLE001
@@ -198,7 +196,6 @@ class IndexWorker(QObject):
                 self.progress.emit(p)
 
         try:
-            load_engine_modules()
             from ..engine.pipeline import PipelineOptions
 
             report = job.library.index(
