@@ -115,7 +115,7 @@ def serve() -> None:
         embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         _send(answers, ("failed", _error(exc)))
-        return
+        _leave(answers, 1)
     release_free_memory()  # the loader's freed temporaries
     _send(answers, ("ready", _Description(
         embedder.name, embedder.identity, embedder.dim, embedder.supports_text, embedder.input_size,
@@ -169,11 +169,15 @@ def serve() -> None:
         while (request := for_main.get()) is not None:
             answer(*request)
             main_free.set()
-    # Every answer is sent: skip the interpreter's teardown, which takes over a second with
-    # torch loaded and would hold up closing the window.
+    _leave(answers, 0)
+
+
+def _leave(answers: IO[bytes], code: int) -> None:
+    """Every answer is sent: exit without the interpreter's teardown, which takes over a second
+    with torch loaded and would hold up closing the window (or reporting a failed load)."""
     answers.close()
     logging.shutdown()
-    os._exit(0)
+    os._exit(code)
 
 
 def _command() -> list[str]:
