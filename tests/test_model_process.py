@@ -18,11 +18,16 @@ from photosearch_desktop.engine.models.process import ModelProcess
 
 # Runs in a fresh interpreter, so that "was torch imported?" means something.
 DRIVER = r"""
-import json, os, signal, sys, time
+import json, logging, os, signal, sys, time
 from pathlib import Path
 from photosearch_desktop.engine.library import Library
 
 root, data_dir, model, weights, query = sys.argv[1:6]
+records = []
+handler = logging.Handler()
+handler.emit = records.append
+logging.getLogger().addHandler(handler)
+logging.getLogger().setLevel(logging.INFO)
 lib = Library(root, data_dir=data_dir, model=model, weights=weights, model_process=True)
 lib.index()
 listed = lambda results: [(r.photo.rel_path, r.score) for r in results]
@@ -46,6 +51,7 @@ try:
 except ProcessLookupError:
     out["stopped_on_close"] = True
 out["torch_imported"] = "torch" in sys.modules
+out["forwarded_logs"] = [r.getMessage() for r in records if r.getMessage().startswith("(model process)")]
 print(json.dumps(out))
 """
 
@@ -83,6 +89,8 @@ def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_cl
     assert out["image"][0][0] == "2019/Home/home_03.jpg"
 
     assert not out["torch_imported"], "the caller must not import torch when the model runs apart"
+    # The model process's log records reach the caller's handlers (the window's log file).
+    assert sum("(model process) loaded open_clip/tiny-clip-test/" in m for m in out["forwarded_logs"]) == 2
     kind, message = out["call_after_kill"]
     assert kind == "ModelStopped" and "stopped unexpectedly (ended by signal 9" in message
     first, second = out["pids"]

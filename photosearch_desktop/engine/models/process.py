@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -95,6 +96,22 @@ def _rebuild(error: tuple[str, str]) -> Exception:
     return ModelError(f"The model failed ({kind}: {message}).")
 
 
+class _LogToCaller(logging.Handler):
+    """Sends the model process's log records to the caller, which logs them as its own (into
+    the window's log file, say)."""
+
+    def __init__(self, answers: IO[bytes], lock: threading.Lock) -> None:
+        super().__init__()
+        self._answers, self._lock = answers, lock
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with self._lock:
+                _send(self._answers, ("log", record.levelno, record.name, record.getMessage()))
+        except OSError:
+            pass  # the caller is gone
+
+
 def serve() -> None:
     """The model process's main: load the model, then answer requests until stdin closes."""
     # Ctrl+C in a terminal reaches the whole process group; the caller decides when this ends.
@@ -103,7 +120,11 @@ def serve() -> None:
     # The answers go to the original stdout; anything a library prints goes to stderr instead.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    logging.basicConfig(level=logging.WARNING, format="photosearch model process: %(levelname)s %(message)s")
+    send_lock = threading.Lock()
+    name, device, weights, cache_dir, log_level = _receive(requests)
+    logging.getLogger().setLevel(log_level)
+    logging.getLogger().addHandler(_LogToCaller(answers, send_lock))
+    started = time.perf_counter()
 
     import torch
 
@@ -111,16 +132,19 @@ def serve() -> None:
     from .registry import create_embedder
 
     try:
-        name, device, weights, cache_dir = _receive(requests)
         embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
-        _send(answers, ("failed", _error(exc)))
+        with send_lock:
+            _send(answers, ("failed", _error(exc)))
         _leave(answers, 1)
     release_free_memory()  # the loader's freed temporaries
-    _send(answers, ("ready", _Description(
+    log.info("loaded %s on %s in %.1f s", embedder.identity, embedder.device, time.perf_counter() - started)
+    about = _Description(
         embedder.name, embedder.identity, embedder.dim, embedder.supports_text, embedder.input_size,
         embedder.device, embedder.cpu_batch_size, embedder.preprocessor,
-    )))
+    )
+    with send_lock:
+        _send(answers, ("ready", about))
 
     def set_threads(n: int) -> int:
         old = torch.get_num_threads()
@@ -129,7 +153,6 @@ def serve() -> None:
 
     operations = {"encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
                   "set_threads": set_threads}
-    send_lock = threading.Lock()
 
     def answer(request_id: int, operation: str, args: tuple) -> None:
         try:
@@ -200,8 +223,8 @@ class ModelProcess(Embedder):
         self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
-            _send(self._requests, (name, device, weights, cache_dir))
-            kind, payload = _receive(self._answers)
+            _send(self._requests, (name, device, weights, cache_dir, logging.getLogger().getEffectiveLevel()))
+            kind, payload = self._next_answer()
         except (EOFError, OSError):
             self._stop()
             raise ModelError(f"The model process stopped while loading {name} ({self._exit_words()}).") from None
@@ -254,10 +277,19 @@ class ModelProcess(Embedder):
             self._process.wait()
         self._answers.close()
 
+    def _next_answer(self) -> tuple:
+        """The next message that is not a log record; those are logged here as they come."""
+        while True:
+            message = _receive(self._answers)
+            if message[0] != "log":
+                return message
+            _, level, name, text = message
+            logging.getLogger(name).log(level, "(model process) %s", text)
+
     def _read_answers(self) -> None:
         while True:
             try:
-                request_id, ok, payload = _receive(self._answers)
+                request_id, ok, payload = self._next_answer()
             except (EOFError, OSError, ValueError):
                 break
             with self._state_lock:
