@@ -126,12 +126,12 @@ def serve() -> None:
     logging.getLogger().addHandler(_LogToCaller(answers, send_lock))
     started = time.perf_counter()
 
-    import torch
-
-    from ..memory import release_free_memory
-    from .registry import create_embedder
-
     try:
+        import torch  # a broken install, too, is reported to the caller in words
+
+        from ..memory import release_free_memory
+        from .registry import create_embedder
+
         embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         with send_lock:
