@@ -14,8 +14,9 @@ def initialise_widget_types() -> None:
     PySide builds a wrapper class, with its Python enums, the first time it meets an object of
     that class; showing the library page met ~230 of them at once (finding the Python type of
     a widget walks its subclasses). That took 30 ms of GUI-thread time, stretched to 50-60 ms
-    stalls because it happened while a worker imported torch. Done here it costs the same
-    30 ms once, during start-up, with nothing to compete with.
+    stalls because it happened while a worker imported modules (torch then; numpy and faiss
+    now, the model having a process of its own). Done here it costs the same 30 ms once,
+    during start-up, with nothing to compete with.
     """
     for name in dir(QtWidgets):
         getattr(QtWidgets, name)
