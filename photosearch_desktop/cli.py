@@ -12,27 +12,26 @@ import logging
 import sys
 import threading
 import time
-from datetime import datetime, time as dtime
+from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .engine.catalog import CatalogError
-from .engine.duplicates import KEEPER_RULE, DuplicateGroup, DuplicateSearchError
-from .engine.evaluation import KS, EvaluationError
-from .engine.library import Library, LibraryError
-from .engine.loader import LoadError
-from .engine.lock import LibraryBusy
-from .engine.models import DEFAULT_MODEL, MODELS, ModelError
-from .engine.pipeline import PipelineOptions
-from .engine.records import IndexReport, PhotoRecord, Progress, SearchFilters, SearchResult
-
-log = logging.getLogger("photosearch")
-
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    LibraryError, ModelError, CatalogError, LibraryBusy, LoadError, OSError, DuplicateSearchError, EvaluationError,
+from .engine.errors import Action, Hint, LibraryError, PhotoSearchError
+from .engine.library import DEFAULT_MODEL, Library, available_models
+from .engine.records import (
+    KEEPER_RULE,
+    DuplicateGroup,
+    IndexReport,
+    PhotoRecord,
+    PipelineOptions,
+    Progress,
+    SearchFilters,
+    SearchResult,
 )
 
+log = logging.getLogger("photosearch")
 
 def _parse_date(text: str, end_of_day: bool = False) -> datetime:
     try:
@@ -210,7 +209,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
-    counts = lib.catalog.counts()
+    counts = lib.counts()
     if as_json:
         out = {k: v for k, v in report.__dict__.items() if k != "scan_problems"}
         out["scan_problems"] = [{"path": s.rel_path, "reason": s.reason} for s in report.scan_problems]
@@ -240,7 +239,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         elif args.text is not None:
             results = lib.search_text(args.text, args.k, filters)
         else:
-            photo = lib.catalog.photo_by_path(args.photo) or (
+            photo = lib.photo_by_path(args.photo) or (
                 lib.photo(int(args.photo)) if args.photo.isdigit() else None
             )
             if photo is None:
@@ -325,7 +324,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report = lib.evaluate(args.groups)
         model = lib.indexed_model
     metrics: dict[str, float] = {}
-    for k in KS:
+    for k in sorted(report.precision):
         metrics[f"precision@{k}"] = report.precision[k]
         metrics[f"recall@{k}"] = report.recall[k]
     metrics["mAP"] = report.mean_average_precision
@@ -347,7 +346,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args, readonly=False) as lib:
         st = lib.status()
-    spec = MODELS.get(st.model or "")
+    spec = {m.name: m for m in available_models()}.get(st.model or "")
     if args.json:
         print(
             json.dumps(
@@ -381,7 +380,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_models(_: argparse.Namespace) -> int:
-    for spec in MODELS.values():
+    for spec in available_models():
         size = "ships with the app" if spec.download_mb == 0 else f"{spec.download_mb} MB download"
         text = "photo + text search" if spec.supports_text else "photo search only"
         default = " (default)" if spec.name == DEFAULT_MODEL else ""
@@ -407,10 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command](args)
-    except USER_ERRORS as exc:
+    except (PhotoSearchError, OSError) as exc:
         if verbose:
             log.exception("failed")
-        print(f"photosearch: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"photosearch: error: {_one_line(exc)}{_advice(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - the contract is one line and exit 1, never a traceback
         log.debug("unexpected failure", exc_info=True)
@@ -422,6 +421,48 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _advice(exc: BaseException) -> str:
+    """The error's hint in this command line's words: " Do this, or that." (or "")."""
+    hint = exc.hint if isinstance(exc, PhotoSearchError) else Hint()
+    words = [w for w in (_action_words(a, hint) for a in hint.actions) if w]
+    if not words:
+        return ""
+    text = ", or ".join(words)
+    return f" {text[0].upper()}{text[1:]}."
+
+
+def _action_words(action: Action, hint: Hint) -> str:
+    if action is Action.CHOOSE_MODEL:
+        if not hint.model:
+            return "choose another model with --model (see 'photosearch models')"
+        spec = {m.name: m for m in available_models()}.get(hint.model)
+        return f"use --model {hint.model}" + (", which needs no download" if spec and spec.download_mb == 0 else "")
+    if action is Action.GIVE_WEIGHTS:
+        where = f" from {hint.url}" if hint.url else ""
+        return f"download {hint.file_name or 'the weights file'}{where} (on another computer if need be) and pass it with --weights FILE"
+    if action is Action.USE_INDEXED_MODEL:
+        return f"search with --model {hint.model}" if hint.model else "search with the model the library was indexed with"
+    if action is Action.REINSTALL:
+        return f"reinstall it: pip install --force-reinstall {hint.package}" if hint.package else "reinstall PhotoSearch"
+    return _CLI_WORDS.get(action, "")
+
+
+_CLI_WORDS = {
+    Action.INDEX_LIBRARY: "index the folder first (photosearch index FOLDER)",
+    Action.REINDEX: "run 'photosearch index' with that --model to embed every photo again (a full rebuild)",
+    Action.USE_INDEXED_WEIGHTS: "pass the weights file the library was indexed with (--weights FILE)",
+    Action.CONNECT: "connect to the internet and try again (the weights download once)",
+    Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.UPDATE_APP: "update PhotoSearch",
+    Action.CHOOSE_DEVICE: "use --device auto, cpu, cuda, cuda:N or mps",
+    Action.FREE_DISK: "free some space, then run the command again",
+    Action.CLOSE_OTHERS: "close every other PhotoSearch window and command, then try again",
+    Action.WAIT: "wait for it to finish, then try again",
+    Action.RAISE_THRESHOLD: "raise --threshold",
+    Action.RESTART: "run the command again",
+}
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from pathlib import Path
 import benchutil
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+from whitebox import catalog_of
 
 SHARED = Path(os.environ.get("PHOTOSEARCH_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 WORK = Path(tempfile.gettempdir()) / "photosearch-bench"
@@ -136,7 +137,8 @@ class Truth:
 
 
 def make_library(photos: Path, distractors: Path | None, root: Path) -> Truth:
-    from photosearch_desktop.engine.loader import LoadError, load_image
+    from photosearch_desktop.engine.errors import LoadError
+    from photosearch_desktop.engine.media.loader import load_image
 
     truth = Truth()
     for src in sorted(p for p in photos.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
@@ -223,7 +225,7 @@ def pair_scores(truth: Truth, predicted: set[frozenset[str]], transforms: set[st
 def grouped_labels(truth: Truth, groups: list) -> tuple[dict[str, list[bool]], list[bool]]:  # type: ignore[type-arg]
     """Per transform: is each grouped copy labelled same photo / identical? And each grouped
     UKBench same-object member labelled similar shot?"""
-    from photosearch_desktop.engine.duplicates import IDENTICAL, SAME_PHOTO, SIMILAR_SHOT
+    from photosearch_desktop.engine.records import IDENTICAL, SAME_PHOTO, SIMILAR_SHOT
 
     copies: dict[str, list[bool]] = defaultdict(list)
     views: list[bool] = []
@@ -242,7 +244,7 @@ def grouped_labels(truth: Truth, groups: list) -> tuple[dict[str, list[bool]], l
 
 def forced_labels(truth: Truth, root: Path) -> tuple[dict[str, list[bool]], list[bool], float]:
     """The pixel check on every (original, copy) and every UKBench same-object pair."""
-    from photosearch_desktop.engine.image_match import is_same_picture, load_thumb
+    from photosearch_desktop.engine.duplicates.image_match import is_same_picture, load_thumb
 
     thumbs: dict[str, object] = {}
 
@@ -275,7 +277,7 @@ def share(flags: list[bool]) -> float | None:
 
 
 def quality(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
-    from photosearch_desktop.engine.duplicates import build_graph, group_duplicates, verify_labels
+    from photosearch_desktop.engine.duplicates.finder import build_graph, group_duplicates, verify_labels
     from photosearch_desktop.engine.library import Library
 
     work = Path(args.work) if args.work else WORK / "dupes-quality"
@@ -291,11 +293,11 @@ def quality(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignor
     # One graph at the sweep's floor serves every threshold.
     floor = min(threshold, min(args.sweep)) if args.sweep else threshold
     t0 = time.perf_counter()
-    graph = build_graph(lib.catalog, lib.root, floor)
+    graph = build_graph(catalog_of(lib), lib.root, floor)
     graph_s = time.perf_counter() - t0
     sweep = []
     for t in sorted(set(args.sweep or [])):
-        predicted = predicted_pairs(group_duplicates(graph, lib.catalog, t))
+        predicted = predicted_pairs(group_duplicates(graph, catalog_of(lib), t))
         mild, every = pair_scores(truth, predicted, MILD), pair_scores(truth, predicted, set(TRANSFORMS))
         sweep.append({"threshold": t, "mild_precision": mild["precision"], "mild_recall": mild["recall"],
                       "all_precision": every["precision"], "all_recall": every["recall"]})
@@ -305,7 +307,7 @@ def quality(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignor
     calibrated = best["threshold"] if best else None
 
     t0 = time.perf_counter()
-    groups = verify_labels(group_duplicates(graph, lib.catalog, threshold))
+    groups = verify_labels(group_duplicates(graph, catalog_of(lib), threshold))
     group_s = time.perf_counter() - t0
     predicted = predicted_pairs(groups)
     grouped_copy_labels, grouped_view_labels = grouped_labels(truth, groups)
@@ -379,12 +381,12 @@ def build_synthetic(n: int, dim: int) -> tuple[Path, Path, int]:
             vectors[j] = vectors[i] / np.linalg.norm(vectors[i]) + 0.33 * noise / np.linalg.norm(noise)
             planted += 1
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    lib.catalog.apply_changes([(f"{i // 1000:03d}/IMG_{i:06d}.jpg", 1_000_000 + i, 1, None) for i in range(n)], [], [], [], [])
-    lib.catalog.set_model(MODEL, "synthetic", dim)
-    pending = lib.catalog.pending()
+    catalog_of(lib).apply_changes([(f"{i // 1000:03d}/IMG_{i:06d}.jpg", 1_000_000 + i, 1, None) for i in range(n)], [], [], [], [])
+    catalog_of(lib).set_model(MODEL, "synthetic", dim)
+    pending = catalog_of(lib).pending()
     for start in range(0, n, 10_000):
         chunk = pending[start : start + 10_000]
-        lib.catalog.store_batch(
+        catalog_of(lib).store_batch(
             [(pid, vectors[int(rel[8:14])], PhotoMeta(4000, 3000), None) for pid, rel in chunk], []
         )
     lib.close()
@@ -406,15 +408,15 @@ def peak_rss_mb() -> float:
 
 def scale_worker(root: str, data_dir: str, threshold: float) -> None:
     """Runs in a fresh process, so that its peak RSS is the finder's alone."""
-    from photosearch_desktop.engine.duplicates import build_graph, group_duplicates
+    from photosearch_desktop.engine.duplicates.finder import build_graph, group_duplicates
     from photosearch_desktop.engine.library import Library
 
     lib = Library(root, data_dir=data_dir, model=MODEL)
     base_rss = peak_rss_mb()
     t0 = time.perf_counter()
-    graph = build_graph(lib.catalog, lib.root, threshold)
+    graph = build_graph(catalog_of(lib), lib.root, threshold)
     pairs_s = time.perf_counter() - t0
-    groups = group_duplicates(graph, lib.catalog, threshold)
+    groups = group_duplicates(graph, catalog_of(lib), threshold)
     total_s = time.perf_counter() - t0
     print(json.dumps({
         "seconds": total_s, "pairs_seconds": pairs_s, "groups": len(groups),
@@ -426,10 +428,11 @@ def scale_worker(root: str, data_dir: str, threshold: float) -> None:
 
 
 def scale(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
-    from photosearch_desktop.engine.models import get_spec
+    from photosearch_desktop.engine.models.registry import get_spec
 
     if args.realistic:
         import bench_search
+
         from photosearch_desktop.engine.models.clip import file_sha256
 
         weights = bench_search.vit_b32_checkpoint()

@@ -131,7 +131,7 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    from photosearch_desktop.engine.paths import app_dirs
+    from photosearch_desktop.engine.system.paths import app_dirs
     from photosearch_desktop.ui.jobs import Query
     from photosearch_desktop.ui.main_window import MainWindow
     from photosearch_desktop.ui.settings import AppSettings

@@ -29,6 +29,7 @@ from pathlib import Path
 import benchutil  # noqa: F401  (puts the package on sys.path)
 import numpy as np
 from PIL import Image
+from whitebox import catalog_of, use_embedder
 
 SHARED = Path(os.environ.get("PHOTOSEARCH_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 WORK = Path(tempfile.gettempdir()) / "photosearch-bench"
@@ -80,11 +81,11 @@ def twelve_mp_photos(count: int) -> list[Path]:
 def throughput(args: argparse.Namespace) -> None:
     import torch
 
-    from photosearch_desktop.engine.fingerprint import fingerprint
     from photosearch_desktop.engine.library import Library
-    from photosearch_desktop.engine.loader import load_image
-    from photosearch_desktop.engine.models import create_embedder
-    from photosearch_desktop.engine.pipeline import PipelineOptions
+    from photosearch_desktop.engine.media.loader import load_image
+    from photosearch_desktop.engine.models.factory import create_embedder
+    from photosearch_desktop.engine.records import PipelineOptions
+    from photosearch_desktop.engine.scan.fingerprint import fingerprint
 
     photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
     cores = os.cpu_count() or 1
@@ -122,7 +123,7 @@ def throughput(args: argparse.Namespace) -> None:
     if args.model_process:
         lib.embedder()  # started before timing, as the window does at start-up
     else:
-        lib._embedder = embedder  # already loaded: model load is not indexing
+        use_embedder(lib, embedder)  # already loaded: model load is not indexing
     marks: dict[str, float] = {}
 
     def progress(p) -> None:  # type: ignore[no-untyped-def]
@@ -175,22 +176,22 @@ def rescan(args: argparse.Namespace) -> None:
     data_dir = WORK / f"rescan-data-{args.files}"
     shutil.rmtree(data_dir, ignore_errors=True)
     lib = Library(root, data_dir=data_dir, model="efficientnet-lite2")
-    from photosearch_desktop.engine.changes import detect_changes
-    from photosearch_desktop.engine.scanner import scan_library
+    from photosearch_desktop.engine.scan.changes import detect_changes
+    from photosearch_desktop.engine.scan.scanner import scan_library
 
     t0 = time.perf_counter()
     scan = scan_library(root)
     first_scan = time.perf_counter() - t0
     changes = detect_changes(root, scan, {})
-    lib.catalog.apply_changes(changes.new, [], [], [], [])
-    lib.catalog.set_model("efficientnet-lite2", "bench-vectors", 1280)
+    catalog_of(lib).apply_changes(changes.new, [], [], [], [])
+    catalog_of(lib).set_model("efficientnet-lite2", "bench-vectors", 1280)
     rng = np.random.default_rng(0)
-    pending = lib.catalog.pending()
+    pending = catalog_of(lib).pending()
     for i in range(0, len(pending), 5000):
         chunk = pending[i : i + 5000]
         vecs = rng.standard_normal((len(chunk), 1280)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        lib.catalog.store_batch([(pid, v, PhotoMeta(8, 8), None) for (pid, _), v in zip(chunk, vecs)], [])
+        catalog_of(lib).store_batch([(pid, v, PhotoMeta(8, 8), None) for (pid, _), v in zip(chunk, vecs, strict=True)], [])
     lib.close()
 
     env = {**os.environ, "PHOTOSEARCH_DATA_DIR": str(data_dir)}

@@ -38,6 +38,7 @@ from pathlib import Path
 import benchutil  # noqa: F401  (puts the package on sys.path)
 import numpy as np
 from PIL import Image
+from whitebox import catalog_of, index_of
 
 WORK = Path(tempfile.gettempdir()) / "photosearch-bench"
 FOLDERS = 100
@@ -72,9 +73,10 @@ def paths(n: int) -> tuple[Path, Path]:
 
 
 def build_catalog(n: int, identity: str) -> None:
+    from realistic_vectors import realistic_vectors
+
     from photosearch_desktop.engine.library import Library
     from photosearch_desktop.engine.records import PhotoMeta
-    from realistic_vectors import realistic_vectors
 
     root, data_dir = paths(n)
     stamp = data_dir / ".built"
@@ -85,9 +87,9 @@ def build_catalog(n: int, identity: str) -> None:
     vectors = realistic_vectors(n, DIM)
     lib = Library(root, data_dir=data_dir, model="clip:ViT-B-32")
     per = n // FOLDERS
-    lib.catalog.apply_changes([(f"{i // per:03d}/IMG_{i:07d}.jpg", 1, 1, None) for i in range(n)], [], [], [], [])
-    lib.catalog.set_model("clip:ViT-B-32", identity, DIM)
-    pending = lib.catalog.pending()
+    catalog_of(lib).apply_changes([(f"{i // per:03d}/IMG_{i:07d}.jpg", 1, 1, None) for i in range(n)], [], [], [], [])
+    catalog_of(lib).set_model("clip:ViT-B-32", identity, DIM)
+    pending = catalog_of(lib).pending()
     rng = np.random.default_rng(0)
     base = np.datetime64("2015-01-01T00:00:00")
     for i in range(0, n, 20_000):
@@ -95,7 +97,7 @@ def build_catalog(n: int, identity: str) -> None:
         seconds = rng.integers(0, 10 * 365 * 86400, len(chunk))
         metas = [PhotoMeta(4000, 3000, (base + int(s)).item(), "exif-original") for s in seconds]
         ids = [pid for pid, _ in chunk]
-        lib.catalog.store_batch([(pid, vectors[pid - 1], m, None) for pid, m in zip(ids, metas)], [])
+        catalog_of(lib).store_batch([(pid, vectors[pid - 1], m, None) for pid, m in zip(ids, metas, strict=True)], [])
     lib.close()
     stamp.write_text(identity)
 
@@ -113,7 +115,7 @@ def phase_build(n: int, weights: Path) -> dict:
         f.unlink()
     t0 = time.perf_counter()
     lib = Library(root, data_dir=data_dir, model="clip:ViT-B-32", weights=weights, device="cpu")
-    index = lib._vector_index()
+    index = index_of(lib)
     return {"build_s": round(time.perf_counter() - t0, 1), "approximate": index.approximate, "vectors": len(index)}
 
 
@@ -125,7 +127,7 @@ def phase_load(n: int, weights: Path, queries: int, k: int, model_process: bool)
     t0 = time.perf_counter()
     lib = Library(root, data_dir=data_dir, model="clip:ViT-B-32", weights=weights, device="cpu",
                   model_process=model_process)
-    index = lib._vector_index()
+    index = index_of(lib)
     load_s = time.perf_counter() - t0
     rss_index = rss_mb()
     embedder = lib.embedder()
@@ -138,11 +140,11 @@ def phase_load(n: int, weights: Path, queries: int, k: int, model_process: bool)
     # Ground truth: exhaustive search over the catalog's float16 vectors (the index itself may
     # hold 8-bit approximations), built after memory was measured.
     truth = faiss.IndexIDMap2(faiss.IndexScalarQuantizer(DIM, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
-    for ids, vectors in lib.catalog.iter_vectors():
+    for ids, vectors in catalog_of(lib).iter_vectors():
         truth.add_with_ids(vectors, ids)
     rng = np.random.default_rng(7)
     qids = rng.choice(np.arange(1, n + 1), queries, replace=False)
-    _, qvecs = lib.catalog.vectors(qids.tolist())
+    _, qvecs = catalog_of(lib).vectors(qids.tolist())
     rows = []
     filters = {
         "no filter": SearchFilters(),
@@ -151,7 +153,7 @@ def phase_load(n: int, weights: Path, queries: int, k: int, model_process: bool)
     }
     for label, f in filters.items():
         t0 = time.perf_counter()
-        allowed = lib.catalog.filtered_ids(f) if f.active else None
+        allowed = catalog_of(lib).filtered_ids(f) if f.active else None
         first_filter_ms = (time.perf_counter() - t0) * 1000  # later queries reuse the set
         times, recalls = [], []
         for q in qvecs:

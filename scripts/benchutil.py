@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Scripts run from a checkout without installing: make the package importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Scripts run from a checkout without installing: make the package importable, and the tests'
+# helpers (generated photos, the tiny CLIP, white-box access to a library's catalog).
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 
 def machine() -> dict[str, Any]:
@@ -46,10 +49,10 @@ def report(title: str, rows: list[dict[str, Any]], extra: dict[str, Any] | None 
     if rows:
         cols = list(rows[0])
         widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in cols]
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |")
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |")
         print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
         for r in rows:
-            print("| " + " | ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(cols, widths)) + " |")
+            print("| " + " | ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(cols, widths, strict=True)) + " |")
     m = doc["machine"]
     print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, GPU: {m['gpu'] or 'none'}")
     text = json.dumps(doc, indent=2, default=str)

@@ -50,9 +50,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
-
 from libgen import write_photo  # noqa: E402
 from tinyclip import TINY_CLIP_NAME, make_tiny_clip  # noqa: E402
+from whitebox import catalog_of, index_cache_of  # noqa: E402
 
 DRIVER = """
 import sys, open_clip
@@ -149,7 +149,7 @@ def _apply_update(root: Path, rng: random.Random) -> None:
     n = max(4, len(files) // 8)
     edited, deleted, moved = files[:n], files[n : 2 * n], files[2 * n : 3 * n]
     pool = rng.sample(range(EXTRA_POOL), 3 * n)
-    for path, seed in zip(edited, pool[:n]):
+    for path, seed in zip(edited, pool[:n], strict=True):
         write_photo(path, seed=30_000 + seed, size=PHOTO_SIZE)
     for path in deleted:
         path.unlink()
@@ -166,10 +166,10 @@ def _vectors(catalog) -> dict[int, np.ndarray]:  # type: ignore[no-untyped-def]
     out: dict[int, np.ndarray] = {}
     if hasattr(catalog, "iter_vectors"):
         for ids, vecs in catalog.iter_vectors():
-            out.update(zip(ids.tolist(), vecs))
+            out.update(zip(ids.tolist(), vecs, strict=True))
     else:
         ids, vecs = catalog.vectors()
-        out.update(zip(ids.tolist(), vecs))
+        out.update(zip(ids.tolist(), vecs, strict=True))
     return out
 
 
@@ -193,8 +193,8 @@ def prepare(work: Path, photos: int, update: bool = True) -> Setup:
     from photosearch_desktop.engine.library import Library
 
     with Library(ref, data_dir=ref_data) as lib:
-        vecs = _vectors(lib.catalog)
-        for rel, known in lib.catalog.known_files().items():
+        vecs = _vectors(catalog_of(lib))
+        for rel, known in catalog_of(lib).known_files().items():
             if known.id in vecs:
                 setup.reference[_sha(ref / rel)] = vecs[known.id]
 
@@ -238,12 +238,12 @@ def _timed_index(setup: Setup, root: Path, data: Path) -> tuple[float, float]:
 
 def _state(root: Path, data: Path) -> dict[str, tuple[int, str, int, int, float | None]]:
     """rel -> (id, status, size, mtime_ns, indexed_at) straight from the catalog file."""
-    from photosearch_desktop.engine.paths import app_dirs
+    from photosearch_desktop.engine.system.paths import app_dirs
 
     path = app_dirs(data).library_dir(root) / "catalog.sqlite"
     if not path.exists():
         return {}
-    from photosearch_desktop.engine.catalog import path_from_db
+    from photosearch_desktop.engine.store.catalog import path_from_db
 
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -265,7 +265,7 @@ def _check_search(lib, trial: Trial, files_exist: bool = True) -> bool:  # type:
     update's scan was saved: photos deleted since the last complete run are still listed then,
     exactly as when no update has been run yet).
     """
-    vecs = _vectors(lib.catalog)
+    vecs = _vectors(catalog_of(lib))
     if not vecs:
         return True
     ids = sorted(vecs)
@@ -296,11 +296,12 @@ def _check_search(lib, trial: Trial, files_exist: bool = True) -> bool:  # type:
 
 def _cache_state(lib) -> str:  # type: ignore[no-untyped-def]
     try:
-        from photosearch_desktop.engine.vector_index import VectorIndex
+        from photosearch_desktop.engine.store.vector_index import VectorIndex
 
-        if not lib._index_path.exists():
+        if not index_cache_of(lib).path.exists():
             return "absent"
-        return "fresh" if VectorIndex.load(lib._index_path, lib._stamp()) is not None else "stale"
+        cache = index_cache_of(lib)
+        return "fresh" if VectorIndex.load(cache.path, cache._stamp()) is not None else "stale"
     except (AttributeError, TypeError) as exc:  # the cache API changed: the search check still runs
         return f"n/a ({type(exc).__name__})"
 
@@ -332,7 +333,7 @@ def _check_after_kill(setup: Setup, root: Path, data: Path, trial: Trial) -> dic
             trial.problems.append(f"status totals do not add up: {st}")
 
     with Library(root, data_dir=data) as lib:
-        problems = lib.catalog.consistency_problems()
+        problems = catalog_of(lib).consistency_problems()
         trial.problems += [f"after the kill: {p}" for p in problems]
         trial.cache_after_kill = _cache_state(lib)
         trial.search_ok = _check_search(lib, trial, files_exist=scanned) if lib.indexed_model else True
@@ -350,7 +351,7 @@ def _check_resume(setup: Setup, root: Path, data: Path, trial: Trial, before: di
     }
     started = time.time()
     if setup.resume_in_process:
-        from photosearch_desktop.engine.pipeline import PipelineOptions
+        from photosearch_desktop.engine.records import PipelineOptions
 
         with Library(root, data_dir=data, model=f"clip:{TINY_CLIP_NAME}", weights=setup.weights) as lib:
             trial.resumed_embedded = lib.index(options=PipelineOptions(batch_size=8, commit_every=24)).embedded
@@ -368,12 +369,12 @@ def _check_resume(setup: Setup, root: Path, data: Path, trial: Trial, before: di
         if trial.resumed_embedded != trial.expected_embedded:
             trial.problems.append(f"resumed run embedded {trial.resumed_embedded}, expected {trial.expected_embedded}")
     with Library(root, data_dir=data) as lib:
-        trial.problems += [f"after the resume: {p}" for p in lib.catalog.consistency_problems()]
-        counts = lib.catalog.counts()
+        trial.problems += [f"after the resume: {p}" for p in catalog_of(lib).consistency_problems()]
+        counts = catalog_of(lib).counts()
         if counts["pending"]:
             trial.problems.append(f"{counts['pending']} photos still pending after the resume")
-        vecs = _vectors(lib.catalog)
-        known = lib.catalog.known_files()
+        vecs = _vectors(catalog_of(lib))
+        known = catalog_of(lib).known_files()
         for rel in files:
             k = known.get(rel)
             if k is None or k.status != "indexed":
@@ -434,7 +435,7 @@ def run_trial(setup: Setup, n: int, kind: str, early: bool, amount: float, extra
         assert setup.update_template is not None
         shutil.copytree(setup.update_template, data)
         _apply_update(root, random.Random(n))
-    from photosearch_desktop.engine.paths import app_dirs
+    from photosearch_desktop.engine.system.paths import app_dirs
 
     catalog = app_dirs(data).library_dir(root) / "catalog.sqlite"
     total = setup.photos + len(BROKEN) if kind == "fresh" else setup.update_work

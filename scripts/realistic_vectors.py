@@ -58,8 +58,9 @@ def real_embeddings() -> tuple[np.ndarray, np.ndarray]:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from photosearch_desktop.engine.loader import LoadError, load_image
-    from photosearch_desktop.engine.models import create_embedder
+    from photosearch_desktop.engine.errors import LoadError
+    from photosearch_desktop.engine.media.loader import load_image
+    from photosearch_desktop.engine.models.factory import create_embedder
 
     files = [p for sub in ("ukbench-dev/images", "library-dev/photos", "messy-dev/files") for p in sorted((SHARED / "data" / sub).rglob("*")) if p.is_file()]
     if not files:

@@ -115,7 +115,7 @@ def main() -> int:
     font = QFont(app.font())
     font.setPointSizeF(max(font.pointSizeF(), 9.5))
     app.setFont(font)
-    from photosearch_desktop.engine.paths import app_dirs
+    from photosearch_desktop.engine.system.paths import app_dirs
     from photosearch_desktop.ui.jobs import Query
     from photosearch_desktop.ui.main_window import MainWindow
     from photosearch_desktop.ui.settings import AppSettings

@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import numpy as np  # noqa: E402
 from tinyclip import make_tiny_clip  # noqa: E402
+from whitebox import catalog_of  # noqa: E402
 
 PER_FOLDER = 500
 
@@ -116,7 +117,7 @@ def main() -> int:
         print(f"  {gen_s:.0f} s", flush=True)
 
         from photosearch_desktop.engine.library import Library
-        from photosearch_desktop.engine.pipeline import PipelineOptions
+        from photosearch_desktop.engine.records import PipelineOptions
 
         weights = None
         if args.model == "tiny-clip":
@@ -139,8 +140,8 @@ def main() -> int:
         index_s = time.perf_counter() - t
         sampler.stop()
         samples = sampler.samples
-        counts = lib.catalog.counts()
-        consistent = lib.catalog.consistency_problems() == []
+        counts = catalog_of(lib).counts()
+        consistent = catalog_of(lib).consistency_problems() == []
 
         n = args.photos
         warm_at = n // 10
@@ -161,7 +162,7 @@ def main() -> int:
 
         search_rows: dict[str, object] = {}
         if args.searches and counts["indexed"]:
-            ids = [k.id for k in lib.catalog.known_files().values() if k.status == "indexed"]
+            ids = [k.id for k in catalog_of(lib).known_files().values() if k.status == "indexed"]
             rng = np.random.default_rng(0)
             lib.search_photo(ids[0], k=20)
             s0 = rss_kb()

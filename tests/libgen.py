@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
-
 from imagegen import make_exif, write_jpeg
+from PIL import Image, ImageDraw
 
 
 def picture(seed: int, size: tuple[int, int] = (160, 120)) -> Image.Image:

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
 from imagegen import random_bytes
 from libgen import LAYOUT, make_library, near_copy, picture
+
 from photosearch_desktop.cli import main
 
 

@@ -11,32 +11,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance, ImageOps
-
 from imagegen import noise
 from libgen import make_library
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
+from whitebox import catalog_of
+
 from photosearch_desktop.cli import main
-from photosearch_desktop.engine.catalog import Catalog
-from photosearch_desktop.engine.diversity import fold_near_duplicates
-from photosearch_desktop.engine.duplicates import (
+from photosearch_desktop.engine.duplicates.finder import (
     COPY_HASH_MAX,
-    IDENTICAL,
-    KEEPER_RULE,
-    SAME_PHOTO,
-    SIMILAR_SHOT,
-    Cancelled,
-    DuplicateSearchError,
     build_graph,
     find_duplicates,
     group_duplicates,
     keeper_key,
     label_pair,
 )
-from photosearch_desktop.engine.evaluation import EvaluationError, evaluate, read_groups
+from photosearch_desktop.engine.errors import Cancelled, DuplicateSearchError, EvaluationError
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.records import PhotoMeta, SearchFilters
-from photosearch_desktop.engine.search import search_vector
-from photosearch_desktop.engine.vector_index import VectorIndex
+from photosearch_desktop.engine.query.diversity import fold_near_duplicates
+from photosearch_desktop.engine.query.evaluation import evaluate, read_groups
+from photosearch_desktop.engine.query.search import search_vector
+from photosearch_desktop.engine.records import (
+    IDENTICAL,
+    KEEPER_RULE,
+    SAME_PHOTO,
+    SIMILAR_SHOT,
+    PhotoMeta,
+    SearchFilters,
+)
+from photosearch_desktop.engine.store.catalog import Catalog
+from photosearch_desktop.engine.store.vector_index import VectorIndex
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -127,7 +130,7 @@ def test_keeper_is_highest_resolution_then_largest_file_then_earliest_date(tmp_p
 def test_threshold_too_low_for_the_library_is_refused_and_cancel_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     vectors = unit(np.ones((6, 4)) + np.random.default_rng(0).normal(0, 0.01, (6, 4)))
     catalog, _ = constructed_catalog(tmp_path / "c.sqlite", vectors)
-    monkeypatch.setattr("photosearch_desktop.engine.duplicates.MAX_PAIRS", 10)
+    monkeypatch.setattr("photosearch_desktop.engine.duplicates.finder.MAX_PAIRS", 10)
     with pytest.raises(DuplicateSearchError, match="too low"):
         build_graph(catalog, tmp_path, 0.5)
     cancel = threading.Event()
@@ -187,7 +190,7 @@ def test_labels_same_photo_for_copies_and_similar_shot_for_other_pictures(tmp_pa
 
 
 def test_perceptual_hash_keeps_copies_close_and_other_pictures_far() -> None:
-    from photosearch_desktop.engine.pixel_hash import hash_distance, perceptual_hash
+    from photosearch_desktop.engine.media.pixel_hash import hash_distance, perceptual_hash
 
     original = scene(7)
     h = perceptual_hash(original)
@@ -203,7 +206,7 @@ def test_perceptual_hash_keeps_copies_close_and_other_pictures_far() -> None:
 
 
 def test_duplicate_finder_decodes_only_pairs_with_close_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import photosearch_desktop.engine.duplicates as dup
+    import photosearch_desktop.engine.duplicates.finder as dup
 
     axes = np.eye(16, dtype=np.float32)
     # Three pairs of look-alikes at cosine 0.7 (below the threshold: only pixels can tell a
@@ -223,10 +226,10 @@ def test_duplicate_finder_decodes_only_pairs_with_close_hashes(tmp_path: Path, m
 
 def test_indexing_stores_a_perceptual_hash_per_photo(dup_library: Library) -> None:
     lib = dup_library
-    ids = lib.catalog.filtered_ids(SearchFilters()).tolist()
-    hashes = lib.catalog.pixel_hashes(ids)
+    ids = catalog_of(lib).filtered_ids(SearchFilters()).tolist()
+    hashes = catalog_of(lib).pixel_hashes(ids)
     assert set(hashes) == set(ids)
-    copies_ = [lib.catalog.photo_by_path(p).id for p in ("2019/Trips/trip_00.jpg", "backup/trip_00.jpg")]
+    copies_ = [catalog_of(lib).photo_by_path(p).id for p in ("2019/Trips/trip_00.jpg", "backup/trip_00.jpg")]
     assert hashes[copies_[0]] == hashes[copies_[1]]
     assert len(set(hashes.values())) > len(ids) // 2
 
@@ -256,11 +259,11 @@ def dup_library(tmp_path: Path, tiny_clip, data_dir: Path) -> Library:  # type: 
 
 def test_identical_files_group_at_any_threshold_even_when_vectors_disagree(dup_library: Library) -> None:
     lib = dup_library
-    ids = {rel: lib.catalog.photo_by_path(rel).id for rel in ("2019/Trips/trip_00.jpg", "backup/trip_00.jpg", "backup/deep/trip_00 copy.jpg")}
+    ids = {rel: catalog_of(lib).photo_by_path(rel).id for rel in ("2019/Trips/trip_00.jpg", "backup/trip_00.jpg", "backup/deep/trip_00 copy.jpg")}
     # As if the model saw them differently: orthogonal vectors for two of the three copies.
-    _, vectors = lib.catalog.vectors(list(ids.values()))
+    _, vectors = catalog_of(lib).vectors(list(ids.values()))
     dim = vectors.shape[1]
-    with lib.catalog.transaction() as tx:
+    with catalog_of(lib).transaction() as tx:
         for k, pid in enumerate(list(ids.values())[1:]):
             other = np.zeros(dim, dtype=np.float16)
             other[k] = 1.0
@@ -275,8 +278,8 @@ def test_identical_files_group_at_any_threshold_even_when_vectors_disagree(dup_l
         "backup/deep/trip_00 copy.jpg": IDENTICAL,
     }
     # Same size and fingerprint but other bytes: the full hash tells them apart.
-    twins = {lib.catalog.photo_by_path(p).id for p in ("big/noise.bmp", "big/noise twin.bmp")}
-    assert sorted(twins) in lib.catalog.same_fingerprint_sets()
+    twins = {catalog_of(lib).photo_by_path(p).id for p in ("big/noise.bmp", "big/noise twin.bmp")}
+    assert sorted(twins) in catalog_of(lib).same_fingerprint_sets()
     for g in groups:
         for m in g.members:
             if {g.keeper.id, m.photo.id} == twins:
@@ -319,7 +322,7 @@ def test_dupes_command_json_schema_and_exit_codes(dup_library: Library, tiny_cli
 
 def test_find_duplicates_reports_progress(dup_library: Library) -> None:
     seen: list[tuple[int, int]] = []
-    find_duplicates(dup_library.catalog, dup_library.root, 0.9999, progress=lambda d, t: seen.append((d, t)))
+    find_duplicates(catalog_of(dup_library), dup_library.root, 0.9999, progress=lambda d, t: seen.append((d, t)))
     assert seen and seen[-1][0] == seen[-1][1]
 
 
@@ -376,7 +379,7 @@ def test_collapsed_search_returns_k_distinct_results_with_counts(tmp_path: Path)
 
 
 def test_library_search_collapses_only_when_asked(dup_library: Library) -> None:
-    own = dup_library.catalog.photo_by_path("2019/Home/home_00.jpg")
+    own = catalog_of(dup_library).photo_by_path("2019/Home/home_00.jpg")
     plain = dup_library.search_photo(own.id, k=100)
     assert all(r.folded == () for r in plain)
     collapsed = dup_library.search_photo(own.id, k=100, filters=SearchFilters(collapse_duplicates=True))

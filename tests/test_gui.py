@@ -14,19 +14,18 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import imagegen  # tests/ is on sys.path (conftest.py)
 import pytest
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolButton
 
-from photosearch_desktop.engine.paths import app_dirs
+from photosearch_desktop.engine.system.paths import app_dirs
 from photosearch_desktop.ui.app import ExceptionReporter
 from photosearch_desktop.ui.main_window import LIBRARY_PAGE, WELCOME_PAGE, MainWindow
 from photosearch_desktop.ui.settings import AppSettings, Preferences
 from photosearch_desktop.ui.settings_dialog import SettingsDialog
-
-import imagegen  # tests/ is on sys.path (conftest.py)
 
 MODEL = "efficientnet-lite2"
 INDEX_TIMEOUT_MS = 90_000
@@ -297,7 +296,7 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
     with pytest.raises(ProcessLookupError):
         os.kill(model_pid, 0)  # the model process was stopped (and reaped) too
 
-    from photosearch_desktop.engine.catalog import Catalog
+    from photosearch_desktop.engine.store.catalog import Catalog
 
     catalog = Catalog(app_dirs(data_dir).library_dir(root.resolve()) / "catalog.sqlite")
     try:

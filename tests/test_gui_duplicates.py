@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+from test_gui import QUERY_TIMEOUT_MS, _pattern, _write, drop_files, new_window, result_paths, wait_indexed
+from whitebox import catalog_of
 
-from photosearch_desktop.engine.duplicates import IDENTICAL, KEEPER_RULE, SAME_PHOTO
+from photosearch_desktop.engine.records import IDENTICAL, KEEPER_RULE, SAME_PHOTO
 from photosearch_desktop.ui.duplicates_dialog import DuplicatesDialog, PhotoTile
 from photosearch_desktop.ui.main_window import MainWindow
-from test_gui import QUERY_TIMEOUT_MS, _pattern, _write, drop_files, new_window, result_paths, wait_indexed
 
 COPIES = {"2019/Trips/beach.jpg", "2019/Trips/beach small.jpg", "backup/beach.jpg"}
 
@@ -117,7 +118,7 @@ def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_libr
     assert (tmp_path / "xdg/Trash/files/beach small.jpg").read_bytes()  # recoverable
     assert "Moved 1 photo" in dialog.status.text()
     # The index follows, and the dialog regroups from it.
-    qtbot.waitUntil(lambda: window.session.library.catalog.photo_by_path("2019/Trips/beach small.jpg") is None,
+    qtbot.waitUntil(lambda: catalog_of(window.session.library).photo_by_path("2019/Trips/beach small.jpg") is None,
                     timeout=QUERY_TIMEOUT_MS)
     qtbot.waitUntil(lambda: dialog.labelled and dialog.groups
                     and {p.rel_path for p in dialog.groups[0].photos} == COPIES - {"2019/Trips/beach small.jpg"},

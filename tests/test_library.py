@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from imagegen import random_bytes
 from libgen import LAYOUT, make_library, near_copy, picture, tree_digest, write_photo
-from photosearch_desktop.engine.catalog import Catalog
-from photosearch_desktop.engine.library import Library, LibraryError
-from photosearch_desktop.engine.lock import LibraryBusy
-from photosearch_desktop.engine.models import ModelError
+from whitebox import catalog_of
+
+from photosearch_desktop.engine.errors import Action, LibraryBusy, LibraryError, ModelError
+from photosearch_desktop.engine.library import Library
 from photosearch_desktop.engine.records import SearchFilters
+from photosearch_desktop.engine.store.catalog import Catalog
 
 
 class Counter:
@@ -64,7 +64,7 @@ def test_index_then_search_by_external_image(library: Library, tmp_path: Path) -
     assert (st.indexed, st.pending, len(st.skipped)) == (len(LAYOUT), 0, 2)
     assert {s.rel_path for s in st.skipped} == {"broken.jpg", "empty.jpg"}
     assert all(s.reason for s in st.skipped)
-    assert library.catalog.consistency_problems() == []
+    assert catalog_of(library).consistency_problems() == []
 
     query = tmp_path / "query.png"  # outside the library
     near_copy(picture(203)).save(query)
@@ -75,7 +75,7 @@ def test_index_then_search_by_external_image(library: Library, tmp_path: Path) -
 
 
 def test_query_photo_is_not_returned(library: Library) -> None:
-    own = library.catalog.photo_by_path("2019/Trips/trip_02.jpg")
+    own = catalog_of(library).photo_by_path("2019/Trips/trip_02.jpg")
     results = library.search_photo(own.id, k=100)
     assert own.id not in [r.photo.id for r in results]
     assert len(results) == len(LAYOUT) - 1
@@ -84,7 +84,7 @@ def test_query_photo_is_not_returned(library: Library) -> None:
 
 
 def test_filters_still_return_k_results(library: Library) -> None:
-    own = library.catalog.photo_by_path("2019/Trips/trip_00.jpg")
+    own = catalog_of(library).photo_by_path("2019/Trips/trip_00.jpg")
     # The query's closest photos are mostly elsewhere, but 6 photos live in 2019/Home.
     home = library.search_photo(own.id, k=6, filters=SearchFilters(folder="2019/Home"))
     assert len(home) == 6 and all(r.startswith("2019/Home/") for r in rels(home))
@@ -110,17 +110,18 @@ def test_text_search_uses_the_clip_text_tower(library: Library) -> None:
 
 def test_text_search_on_image_only_model_says_what_to_do(tmp_path: Path, data_dir: Path) -> None:
     lib = Library(make_library(tmp_path / "lib"), data_dir=data_dir, model="efficientnet-lite2")
-    lib.indexed_model = "efficientnet-lite2"  # as if indexed: the check must not need the model
-    lib._vector_index = lambda: [0]  # type: ignore[method-assign]
-    with pytest.raises(ModelError, match="images only.*CLIP"):
+    catalog_of(lib).set_model("efficientnet-lite2", "as if indexed", 1280)  # the check must not need the model
+    lib._index.get = lambda: [0]  # type: ignore[method-assign,assignment,return-value]
+    with pytest.raises(ModelError, match="photos only") as info:
         lib.search_text("dog")
+    assert Action.CHOOSE_MODEL in info.value.hint
 
 
 def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     root = library.root
     counter = Counter(library)
-    moved_before = library.catalog.photo_by_path("2020/home_01.jpg")
-    _, old_vec = library.catalog.vectors([moved_before.id])
+    moved_before = catalog_of(library).photo_by_path("2020/home_01.jpg")
+    _, old_vec = catalog_of(library).vectors([moved_before.id])
 
     report = library.index()
     assert (counter.photos, report.unchanged, report.embedded) == (0, len(LAYOUT) + 2, 0)  # + 2 broken files
@@ -135,20 +136,20 @@ def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     # The two broken files are retried only when they change; the move is not re-embedded.
     assert counter.photos == 3
 
-    moved = library.catalog.photo_by_path("2019/Trips/renamed.jpg")
+    moved = catalog_of(library).photo_by_path("2019/Trips/renamed.jpg")
     assert moved.id == moved_before.id and moved.status == "indexed"
-    np.testing.assert_array_equal(library.catalog.vectors([moved.id])[1], old_vec)
-    assert library.catalog.photo_by_path("2020/home_02.jpg") is None
+    np.testing.assert_array_equal(catalog_of(library).vectors([moved.id])[1], old_vec)
+    assert catalog_of(library).photo_by_path("2020/home_02.jpg") is None
 
     found = library.search_image(root / "2021/new_a.jpg", k=50)
     assert "2020/home_02.jpg" not in rels(found)
     assert rels(library.search_pil(picture(901), k=1)) == ["2021/new_b.jpg"]
     assert rels(library.search_pil(picture(902), k=1)) == ["2019/Home/home_00.jpg"]
-    assert library.catalog.consistency_problems() == []
+    assert catalog_of(library).consistency_problems() == []
 
 
 def test_vector_cache_reloads_and_matches_catalog(library: Library, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    query = library.catalog.photo_by_path("2019/Trips/trip_05.jpg").id
+    query = catalog_of(library).photo_by_path("2019/Trips/trip_05.jpg").id
     before = [(r.photo.id, round(r.score, 5)) for r in library.search_photo(query, k=10)]
     library.close()
     cache = library.data_dir / "vectors.faiss"
@@ -177,8 +178,8 @@ def test_changing_the_model_rebuilds_and_never_mixes(library: Library, tiny_clip
     lib = Library(library.root, data_dir=data_dir, model=name, weights=other)
     report = lib.index()
     assert report.rebuilt_for_model == name and report.embedded == len(LAYOUT)
-    assert lib.catalog.get_meta("model_identity") == lib.embedder().identity
-    assert lib.catalog.vector_count() == len(LAYOUT)
+    assert catalog_of(lib).get_meta("model_identity") == lib.embedder().identity
+    assert catalog_of(lib).vector_count() == len(LAYOUT)
     lib.close()
 
     eff = Library(library.root, data_dir=data_dir, model="efficientnet-lite2")
@@ -187,19 +188,19 @@ def test_changing_the_model_rebuilds_and_never_mixes(library: Library, tiny_clip
 
 
 def test_second_writer_is_told_the_library_is_busy(library: Library, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    from photosearch_desktop.engine.lock import WriterLock
+    from photosearch_desktop.engine.system.lock import WriterLock
 
     with WriterLock(library.data_dir / "writer.lock"):
         other = open_lib(library.root, tiny_clip, data_dir)
         with pytest.raises(LibraryBusy, match="updating this library"):
             other.index()
         # Reading still works while someone else writes.
-        assert len(other.search_photo(library.catalog.photo_by_path("2020/home_00.jpg").id, k=3)) == 3
+        assert len(other.search_photo(catalog_of(library).photo_by_path("2020/home_00.jpg").id, k=3)) == 3
         other.close()
 
 
 def test_cancel_keeps_finished_work(tmp_path: Path, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    from photosearch_desktop.engine.pipeline import PipelineOptions
+    from photosearch_desktop.engine.records import PipelineOptions
 
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
@@ -213,7 +214,7 @@ def test_cancel_keeps_finished_work(tmp_path: Path, tiny_clip, data_dir: Path) -
 
     report = lib.index(progress=progress, cancel=cancel, options=PipelineOptions(batch_size=4, commit_every=4))
     assert report.cancelled and 8 <= report.embedded < len(LAYOUT)
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     assert lib.index().embedded == len(LAYOUT) - report.embedded
 
 
@@ -258,11 +259,11 @@ def _run_cli(args: list[str], config: Path, data_dir: Path) -> subprocess.Popen:
 
 def _snapshot(root: Path, data_dir: Path) -> dict[str, tuple[str, np.ndarray | None]]:
     lib = Library(root, data_dir=data_dir)
-    known = lib.catalog.known_files()
-    ids, vecs = next(lib.catalog.iter_vectors(chunk=10_000))
-    by_id = dict(zip(ids.tolist(), vecs))
+    known = catalog_of(lib).known_files()
+    ids, vecs = next(catalog_of(lib).iter_vectors(chunk=10_000))
+    by_id = dict(zip(ids.tolist(), vecs, strict=True))
     out = {rel: (k.status, by_id.get(k.id)) for rel, k in known.items()}
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     lib.close()
     return out
 

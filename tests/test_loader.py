@@ -18,15 +18,15 @@ import numpy as np
 import pytest
 from PIL import Image, TiffImagePlugin
 
-from photosearch_desktop.engine import loader
-from photosearch_desktop.engine.loader import (
+from photosearch_desktop.engine.media import loader
+from photosearch_desktop.engine.media.loader import (
     DEFAULT_MAX_PIXELS,
-    LoadError,
     LoadedImage,
+    LoadError,
     load_image,
     read_metadata,
 )
-from photosearch_desktop.engine.metadata import parse_exif_datetime, parse_gps
+from photosearch_desktop.engine.media.metadata import parse_exif_datetime, parse_gps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import imagegen as gen  # noqa: E402

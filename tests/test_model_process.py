@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from libgen import make_library, near_copy, picture
+
+from photosearch_desktop.engine.errors import ModelError
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.models import ModelError
 from photosearch_desktop.engine.models.process import ModelProcess
 
 # Runs in a fresh interpreter, so that "was torch imported?" means something.

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import shared_dataset
+from whitebox import catalog_of
+
 from photosearch_desktop.cli import main
-from photosearch_desktop.engine.duplicates import SIMILAR_SHOT
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.records import SearchFilters
+from photosearch_desktop.engine.records import SIMILAR_SHOT, SearchFilters
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def test_eval_command_on_ukbench(ukbench: tuple[Library, Path], capsys: pytest.C
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     print(f"UKBench-dev, efficientnet-lite2: N-S {doc['ns_score']:.3f}, mAP {doc['mAP']:.4f}, P@1 {doc['precision@1']:.3f}")
-    assert doc["unmatched_count"] == 0 and doc["queries"] == lib.catalog.counts()["indexed"]
+    assert doc["unmatched_count"] == 0 and doc["queries"] == catalog_of(lib).counts()["indexed"]
     assert doc["ns_score"] >= 3.8
     assert doc["mAP"] >= 0.95
 
@@ -62,10 +62,10 @@ def test_collapsed_search_gives_k_distinct_objects(ukbench: tuple[Library, Path]
     lib, _ = ukbench
     threshold = lib.spec.dup_threshold
     for name in ("images/ukbench00061.jpg", "images/ukbench00134.jpg", "images/ukbench00300.jpg"):
-        photo = lib.catalog.photo_by_path(name)
+        photo = catalog_of(lib).photo_by_path(name)
         results = lib.search_photo(photo.id, k=10, filters=SearchFilters(collapse_duplicates=True))
         assert len(results) == 10
-        _, vectors = lib.catalog.vectors([r.photo.id for r in results])
+        _, vectors = catalog_of(lib).vectors([r.photo.id for r in results])
         sims = vectors @ vectors.T - np.eye(len(results))
         assert sims.max() < threshold  # no two shown results are near-duplicates
         plain = lib.search_photo(photo.id, k=10)

@@ -7,9 +7,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_dataset
 from libgen import tree_digest
+from whitebox import catalog_of
+
 from photosearch_desktop.engine.library import Library
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def test_ukbench_ns_score_through_the_search_api(ukbench: tuple[Library, dict[st
         members[g].add(name)
     total = 0
     for name, g in groups.items():
-        photo = lib.catalog.photo_by_path(f"images/{name}")
+        photo = catalog_of(lib).photo_by_path(f"images/{name}")
         top3 = [Path(r.photo.rel_path).name for r in lib.search_photo(photo.id, k=3)]
         total += 1 + sum(1 for n in top3 if n in members[g])
     ns = total / len(groups)
@@ -55,7 +56,7 @@ def test_ukbench_query_by_external_file_matches_library_query(ukbench: tuple[Lib
     from_outside = [r.photo.rel_path for r in lib.search_image(outside, k=4)]
     # The external copy is identical to the library photo, so that photo comes first.
     assert from_outside[0] == "images/ukbench00012.jpg"
-    by_id = [r.photo.rel_path for r in lib.search_photo(lib.catalog.photo_by_path("images/ukbench00012.jpg").id, k=3)]
+    by_id = [r.photo.rel_path for r in lib.search_photo(catalog_of(lib).photo_by_path("images/ukbench00012.jpg").id, k=3)]
     assert from_outside[1:] == by_id
 
 
@@ -67,7 +68,7 @@ def test_messy_library_indexes_what_decodes_and_explains_the_rest(tmp_path: Path
     lib = Library(root / "files", data_dir=tmp_path / "data", model="efficientnet-lite2")
     lib.index()
     status = lib.status()
-    indexed = {p for p, k in lib.catalog.known_files().items() if k.status == "indexed"}
+    indexed = {p for p, k in catalog_of(lib).known_files().items() if k.status == "indexed"}
     skipped = {s.rel_path: s.reason for s in status.skipped}
     lib.close()
 

@@ -35,18 +35,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import shared_dataset
 from imagegen import gif_bomb, gif_with_far_frame, gradient, png_bomb, random_bytes, truncated_copy, write_jpeg
 from libgen import LAYOUT, make_library, near_copy, picture, write_photo
+from PIL import Image
+from whitebox import catalog_of, index_of
+
 from photosearch_desktop.cli import main
-from photosearch_desktop.engine import pipeline
-from photosearch_desktop.engine.catalog import DISK_FULL_MESSAGE, Catalog, CatalogDamaged, DiskFull
-from photosearch_desktop.engine.library import Library, LibraryError
-from photosearch_desktop.engine.lock import LibraryBusy
-from photosearch_desktop.engine.models import ModelError
-from photosearch_desktop.engine.pipeline import PipelineOptions
+from photosearch_desktop.engine.embed import pipeline
+from photosearch_desktop.engine.errors import Action, CatalogDamaged, DiskFull, LibraryBusy, LibraryError, ModelError
+from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.records import PipelineOptions
+from photosearch_desktop.engine.store.catalog import DISK_FULL_MESSAGE, Catalog
+from photosearch_desktop.engine.store.index_cache import IndexCache
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -69,15 +70,15 @@ def all_vectors(catalog: Catalog) -> dict[int, np.ndarray]:
     if hasattr(catalog, "iter_vectors"):
         out: dict[int, np.ndarray] = {}
         for ids, vecs in catalog.iter_vectors():
-            out.update(zip(ids.tolist(), vecs))
+            out.update(zip(ids.tolist(), vecs, strict=True))
         return out
     ids, vecs = catalog.vectors()  # type: ignore[call-arg]
-    return dict(zip(ids.tolist(), vecs))
+    return dict(zip(ids.tolist(), vecs, strict=True))
 
 
 def brute_force(lib: Library, query: np.ndarray, k: int, exclude: tuple[int, ...] = ()) -> list[int]:
     """Top-k photo ids by exact cosine over the catalog's vectors: the ground truth of a search."""
-    vecs = all_vectors(lib.catalog)
+    vecs = all_vectors(catalog_of(lib))
     scored = sorted(((float(np.dot(v, query)), pid) for pid, v in vecs.items() if pid not in exclude), reverse=True)
     return [pid for _, pid in scored[:k]]
 
@@ -299,7 +300,7 @@ def test_hostile_library_end_to_end(
     assert seconds < 60, f"indexing the hostile library took {seconds:.0f} s"
 
     status = lib.status()
-    indexed = {rel for rel, k in lib.catalog.known_files().items() if k.status == "indexed"}
+    indexed = {rel for rel, k in catalog_of(lib).known_files().items() if k.status == "indexed"}
     skipped = {s.rel_path: s.reason for s in status.skipped}
     assert indexed == good
     assert set(skipped) == set(bad), f"unexpected: {set(skipped) ^ set(bad)}"
@@ -308,7 +309,7 @@ def test_hostile_library_end_to_end(
         assert any(w in reason.lower() for w in words.split("|")), f"{rel}: {reason!r}"
         assert len(reason) > 15 and "Traceback" not in reason and "Errno" not in reason, f"{rel}: {reason!r}"
     assert status.pending == 0 and status.indexed == len(good)
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     # The photo replaced between scan and decode was indexed with what is there now.
     assert rels(lib.search_pil(replacement, k=1)) == ["race/replaced.jpg"]
     lib.close()
@@ -332,7 +333,7 @@ def test_hostile_library_end_to_end(
     retried = {"race/vanishes.jpg", "race/being_copied.jpg", "locked_dir", "locked/secret.jpg"}
     assert {s.rel_path for s in status.skipped} == set(bad) - retried
     assert status.indexed == len(good) + 3 and status.pending == 0
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     lib.close()
 
 
@@ -407,7 +408,7 @@ def test_bombs_are_refused_before_decoding_end_to_end(
 def test_long_thin_image_is_cheap_at_real_clip_input_size(tiny_clip) -> None:  # type: ignore[no-untyped-def]
     """1 x 20000 px at ViT-B/32's 224 px: resizing the whole strip before cropping took 18 s
     and 4 GB; only the centre square is scaled now."""
-    from photosearch_desktop.engine.models import create_embedder
+    from photosearch_desktop.engine.models.factory import create_embedder
     from photosearch_desktop.engine.models.preprocess import ClipPreprocess
 
     tiny = create_embedder(tiny_clip[0], device="cpu", weights=tiny_clip[1]).preprocessor
@@ -461,7 +462,7 @@ def test_a_stuck_decode_is_skipped_and_the_run_goes_on(
     reasons = {s.rel_path: s.reason for s in lib.status().skipped}
     assert set(reasons) == stuck
     assert all(r.startswith("Took too long to decode (more than 1 s)") for r in reasons.values())
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     lib.close()
 
 
@@ -483,7 +484,7 @@ def test_cancel_while_a_decode_is_stuck_returns_at_once_and_resumes(
         release.set()
         timer.cancel()
     assert report.cancelled and elapsed < 5, f"{elapsed:.1f} s"  # not the 60 s bound, nor waiting for the thread
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     pending = lib.status().pending
     lib.close()
     lib = open_lib(root, tiny_clip, data_dir)
@@ -495,8 +496,9 @@ def test_cancel_while_a_decode_is_stuck_returns_at_once_and_resumes(
 STUCK_DRIVER = """
 import dataclasses, json, sys, time, open_clip
 open_clip.add_model_config(sys.argv[1])
-from photosearch_desktop.engine import library, pipeline
-real_decode, real_embed = pipeline._decode, library.embed_pending
+from photosearch_desktop.engine import indexer
+from photosearch_desktop.engine.embed import pipeline
+real_decode, real_embed = pipeline._decode, indexer.embed_pending
 def decode(root, photo_id, rel, embedder):
     if rel == sys.argv[2]:
         time.sleep(3600)  # never returns within the test
@@ -504,7 +506,7 @@ def decode(root, photo_id, rel, embedder):
 def embed(*args):
     *rest, options = args
     return real_embed(*rest, dataclasses.replace(options, decode_timeout=1.0))
-pipeline._decode, library.embed_pending = decode, embed
+pipeline._decode, indexer.embed_pending = decode, embed
 from photosearch_desktop.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -596,7 +598,7 @@ def test_messy_dev_end_to_end_through_the_command_line(
 ) -> None:  # type: ignore[no-untyped-def]
     """Every file the scan finds in messy-dev ends indexed or listed with a reason (the
     manifest's verdicts are checked by test_real_data.py)."""
-    from photosearch_desktop.engine.scanner import scan_library
+    from photosearch_desktop.engine.scan.scanner import scan_library
 
     root = shared_dataset("messy-dev") / "files"
     data = tmp_path / "data"
@@ -611,7 +613,7 @@ def test_messy_dev_end_to_end_through_the_command_line(
     assert st["indexed"] + len(skipped) == len(scan.files) + len(scan.problems)
     assert all(len(reason) > 10 for reason in skipped.values())
     with Library(root, data_dir=data) as lib:
-        assert lib.catalog.consistency_problems() == []
+        assert catalog_of(lib).consistency_problems() == []
 
 
 # == 2. the library is only ever read ===========================================================
@@ -739,7 +741,7 @@ def test_the_library_is_only_ever_read(
 
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    photo = lib.catalog.photo_by_path("2019/Trips/trip_03.jpg")
+    photo = catalog_of(lib).photo_by_path("2019/Trips/trip_03.jpg")
     check_results(lib, lib.search_image(root / "2019/Trips/trip_03.jpg", k=5))  # a query inside the library
     check_results(lib, lib.search_image(query, k=5))
     check_results(lib, lib.search_photo(photo.id, k=5))
@@ -876,7 +878,7 @@ def test_disk_full_while_writing_the_catalog(
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    query = lib.catalog.photo_by_path("2020/home_00.jpg").id
+    query = catalog_of(lib).photo_by_path("2020/home_00.jpg").id
     before = _snapshot_search(lib, query)
     lib.close()
     for i in range(150):
@@ -886,7 +888,7 @@ def test_disk_full_while_writing_the_catalog(
     with monkeypatch.context() as mp:
         _limit_catalog_growth(mp)
         code, _, err = cli(capsys, "index", root, *model_args(tiny_clip), "-q")
-        assert code == 1 and err.strip() == f"photosearch: error: {DISK_FULL_MESSAGE}"
+        assert code == 1 and err.strip() == f"photosearch: error: {DISK_FULL_MESSAGE} Free some space, then run the command again."
         code, out, err = cli(capsys, "status", root, "--json")  # opening writes nothing: works on a full disk
         assert code == 0, err
         assert json.loads(out)["indexed"] == len(LAYOUT) and json.loads(out)["pending"] == 0
@@ -903,24 +905,25 @@ def test_disk_full_while_writing_the_catalog(
     def progress(p) -> None:  # type: ignore[no-untyped-def]
         if p.phase == "embedding" and p.done and not commits:
             commits.append(p.done)
-            pages = lib.catalog.conn.execute("PRAGMA page_count").fetchone()[0]
-            lib.catalog.conn.execute(f"PRAGMA max_page_count = {pages}")
+            pages = catalog_of(lib).conn.execute("PRAGMA page_count").fetchone()[0]
+            catalog_of(lib).conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    with pytest.raises(DiskFull, match="free some space, then run again; nothing was lost"):
+    with pytest.raises(DiskFull, match="nothing was lost") as full:
         lib.index(progress=progress, options=PipelineOptions(batch_size=8, commit_every=8))
-    assert lib.catalog.consistency_problems() == []
-    counts = lib.catalog.counts()
+    assert Action.FREE_DISK in full.value.hint
+    assert catalog_of(lib).consistency_problems() == []
+    counts = catalog_of(lib).counts()
     assert counts["pending"] > 0 and counts["indexed"] >= len(LAYOUT)
     # The index in memory holds exactly what was committed: searching goes on.
     got = lib.search_photo(query, k=10)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], 10, (query,))
     lib.close()
 
     # The previous index is intact and usable from a new process's point of view.
     lib = open_lib(root, tiny_clip, data_dir)
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     got = lib.search_photo(query, k=10)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], 10, (query,))
     # Space is back: the next run finishes the job.
     report = lib.index()
     assert report.embedded == counts["pending"] and lib.status().pending == 0
@@ -967,9 +970,9 @@ def test_disk_full_while_saving_the_vector_cache(
     assert list(data_dir.rglob("*.tmp")) == []  # no half-written file left behind
     lib.close()
     lib = open_lib(root, tiny_clip, data_dir)  # the stale cache is rejected and rebuilt
-    query = lib.catalog.photo_by_path("new/a.jpg").id
+    query = catalog_of(lib).photo_by_path("new/a.jpg").id
     got = lib.search_photo(query, k=10)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], 10, (query,))
     lib.close()
 
 
@@ -981,8 +984,10 @@ import open_clip
 open_clip.add_model_config(config)
 sys.path.insert(0, os.environ["TESTS_DIR"])
 from libgen import write_photo
+from whitebox import catalog_of
 from photosearch_desktop.cli import main
-from photosearch_desktop.engine.library import Library, LibraryError
+from photosearch_desktop.engine.errors import LibraryError
+from photosearch_desktop.engine.library import Library
 args = ["--model", model, "--weights", weights]
 out = {}
 
@@ -1019,7 +1024,7 @@ out["full_search"] = search()
 def consistency():
     try:
         with Library(root) as lib:
-            return lib.catalog.consistency_problems()
+            return catalog_of(lib).consistency_problems()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
 out["full_consistency"] = consistency()
@@ -1062,7 +1067,7 @@ def test_disk_full_for_real_on_a_small_filesystem(tmp_path: Path, tiny_clip) -> 
     print(json.dumps(r, indent=1))
     assert r["first_index"] == 0 and r["search_before"][0] == 0
     assert r["free_bytes"] == 0
-    assert r["full_index"] == [1, f"photosearch: error: {DISK_FULL_MESSAGE}"]
+    assert r["full_index"] == [1, f"photosearch: error: {DISK_FULL_MESSAGE} Free some space, then run the command again."]
     assert r["full_status"][0] == 0 and r["full_status"][1]["indexed"] == len(LAYOUT), r["full_status"]
     assert r["full_search"] == r["search_before"]  # the previous index answers as before
     assert r["full_consistency"] == []
@@ -1100,7 +1105,7 @@ def test_a_damaged_catalog_is_moved_aside_and_rebuilt(tmp_path: Path, tiny_clip,
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    path = lib.catalog.path
+    path = catalog_of(lib).path
     lib.close()
     assert not path.with_name(path.name + "-wal").exists()  # a clean close leaves one file
     original = path.read_bytes()
@@ -1112,22 +1117,22 @@ def test_a_damaged_catalog_is_moved_aside_and_rebuilt(tmp_path: Path, tiny_clip,
     [aside] = [p for p in path.parent.glob("catalog.sqlite.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
     assert aside.read_bytes() != original  # the damaged file is kept for a post-mortem
     assert report.embedded == len(LAYOUT) and lib.status().indexed == len(LAYOUT)
-    assert lib.catalog.consistency_problems() == []
-    query = lib.catalog.photo_by_path("2019/Home/home_01.jpg").id
+    assert catalog_of(lib).consistency_problems() == []
+    query = catalog_of(lib).photo_by_path("2019/Home/home_01.jpg").id
     got = lib.search_photo(query, k=10)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], 10, (query,))
     lib.close()
 
 
 def test_a_damaged_catalog_is_reported_when_it_cannot_be_replaced(
     tmp_path: Path, tiny_clip, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
-    from photosearch_desktop.engine.lock import WriterLock
+    from photosearch_desktop.engine.system.lock import WriterLock
 
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    path, lock = lib.catalog.path, lib.data_dir / "writer.lock"
+    path, lock = catalog_of(lib).path, lib.data_dir / "writer.lock"
     lib.close()
     _damage(path, "header")
     with pytest.raises(CatalogDamaged, match="damaged"):
@@ -1149,7 +1154,7 @@ def test_a_cache_left_from_a_deleted_catalog_is_not_trusted(
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    path = lib.catalog.path
+    path = catalog_of(lib).path
     lib.close()
     for suffix in ("", "-wal", "-shm"):  # "start over": the user deletes the catalog, not the cache
         path.with_name(path.name + suffix).unlink(missing_ok=True)
@@ -1159,13 +1164,13 @@ def test_a_cache_left_from_a_deleted_catalog_is_not_trusted(
     b.write_bytes(data_a)
     lib = open_lib(root, tiny_clip, data_dir)
     with monkeypatch.context() as mp:
-        mp.setattr(Library, "_save_index", lambda self: None)  # killed after the last commit
+        mp.setattr(IndexCache, "save", lambda self: None)  # killed after the last commit
         lib.index()
     lib.close()
     lib = open_lib(root, tiny_clip, data_dir)
-    query = lib.catalog.photo_by_path("2019/Trips/trip_00.jpg").id
+    query = catalog_of(lib).photo_by_path("2019/Trips/trip_00.jpg").id
     got = lib.search_photo(query, k=len(LAYOUT) - 1)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], len(LAYOUT) - 1, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], len(LAYOUT) - 1, (query,))
     lib.close()
 
 
@@ -1187,9 +1192,9 @@ def test_a_damaged_vector_cache_is_rebuilt_not_trusted(tmp_path: Path, tiny_clip
     else:
         cache.write_bytes(b"")
     lib = open_lib(root, tiny_clip, data_dir)
-    query = lib.catalog.photo_by_path("2019/Home/home_02.jpg").id
+    query = catalog_of(lib).photo_by_path("2019/Home/home_02.jpg").id
     got = lib.search_photo(query, k=10)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query], 10, (query,))
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query], 10, (query,))
     lib.close()
 
 
@@ -1200,11 +1205,11 @@ def test_a_bit_flipped_inside_a_stored_vector_is_never_searched_with(
     root = make_library(tmp_path / "lib")
     lib = open_lib(root, tiny_clip, data_dir)
     lib.index()
-    victim = lib.catalog.photo_by_path("2019/Home/home_02.jpg").id
-    other = lib.catalog.photo_by_path("2019/Home/home_01.jpg").id
-    truth = brute_force(lib, all_vectors(lib.catalog)[other], len(LAYOUT), (other,))
-    (blob,) = lib.catalog.conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
-    path = lib.catalog.path
+    victim = catalog_of(lib).photo_by_path("2019/Home/home_02.jpg").id
+    other = catalog_of(lib).photo_by_path("2019/Home/home_01.jpg").id
+    truth = brute_force(lib, all_vectors(catalog_of(lib))[other], len(LAYOUT), (other,))
+    (blob,) = catalog_of(lib).conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
+    path = catalog_of(lib).path
     lib.close()
     data = bytearray(path.read_bytes())
     assert data.count(blob) == 1
@@ -1227,8 +1232,8 @@ def test_a_bit_flipped_inside_a_stored_vector_is_never_searched_with(
     report = lib.index()  # the indexer checks every checksum and embeds the photo again
     assert report.embedded == 1
     assert any("embedded again" in n for n in lib.notices), lib.notices
-    assert lib.catalog.consistency_problems() == []
-    (again,) = lib.catalog.conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
+    assert catalog_of(lib).consistency_problems() == []
+    (again,) = catalog_of(lib).conn.execute("SELECT vec FROM vectors WHERE photo_id = ?", (victim,)).fetchone()
     assert again == blob  # the same photo and model give the same vector
     assert [r.photo.id for r in lib.search_photo(other, k=len(LAYOUT))] == truth
     lib.close()
@@ -1252,7 +1257,7 @@ def test_searching_while_indexing_from_other_threads(tmp_path: Path, tiny_clip, 
         (root / rel).unlink()
     write_photo(root / "2019/Home/home_04.jpg", seed=4444)  # edited: its vector is replaced
     query_path = root / "2019/Trips/trip_00.jpg"
-    query_id = lib.catalog.photo_by_path("2019/Trips/trip_00.jpg").id
+    query_id = catalog_of(lib).photo_by_path("2019/Trips/trip_00.jpg").id
     stop = threading.Event()
     errors: list[str] = []
     counts = {"searches": 0}
@@ -1297,11 +1302,11 @@ def test_searching_while_indexing_from_other_threads(tmp_path: Path, tiny_clip, 
     assert errors == []
     assert counts["searches"] >= 8 and report.embedded == 161
     # After the run, the same Library object answers exactly what its catalog holds.
-    assert lib.catalog.consistency_problems() == []
+    assert catalog_of(lib).consistency_problems() == []
     for rel in ("2019/Trips/trip_00.jpg", "2019/Home/home_04.jpg", "more/m010.jpg"):
-        pid = lib.catalog.photo_by_path(rel).id
+        pid = catalog_of(lib).photo_by_path(rel).id
         got = lib.search_photo(pid, k=15)
-        assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[pid], 15, (pid,)), rel
+        assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[pid], 15, (pid,)), rel
     lib.close()
 
 
@@ -1315,7 +1320,7 @@ def test_searching_from_this_process_while_another_process_indexes(tmp_path: Pat
     indexer = cli_process(tiny_clip, data, "index", root, *model_args(tiny_clip), "--batch-size", "4",
                           "--commit-every", "8", "-q", "--json")
     lib = open_lib(root, tiny_clip, data)
-    query_id = lib.catalog.photo_by_path("2019/Trips/trip_00.jpg").id
+    query_id = catalog_of(lib).photo_by_path("2019/Trips/trip_00.jpg").id
     searches, sizes, other = 0, set(), None
     try:
         while indexer.poll() is None:
@@ -1323,7 +1328,7 @@ def test_searching_from_this_process_while_another_process_indexes(tmp_path: Pat
             scores = [r.score for r in results]
             assert scores == sorted(scores, reverse=True)
             assert all(r.photo is not None for r in results)
-            sizes.add(len(lib._vector_index()) if hasattr(lib, "_vector_index") else 0)
+            sizes.add(len(index_of(lib)))
             searches += 1
             if other is None and lib.status().indexed > len(LAYOUT) + 40:
                 # ... and a third process searches too, through the command line.
@@ -1342,8 +1347,8 @@ def test_searching_from_this_process_while_another_process_indexes(tmp_path: Pat
             indexer.kill()
     assert searches >= 3 and len(sizes) >= 2  # searches saw the index grow
     got = lib.search_photo(query_id, k=20)
-    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(lib.catalog)[query_id], 20, (query_id,))
-    assert lib.catalog.consistency_problems() == []
+    assert [r.photo.id for r in got] == brute_force(lib, all_vectors(catalog_of(lib))[query_id], 20, (query_id,))
+    assert catalog_of(lib).consistency_problems() == []
     lib.close()
 
 
@@ -1367,7 +1372,7 @@ def test_two_writers_in_one_process_the_second_is_told_it_is_busy(tmp_path: Path
     worker.join(60)
     assert result["report"].embedded == len(LAYOUT)
     assert second.index().embedded == 0  # once free, the second finds nothing left to do
-    assert first.catalog.consistency_problems() == []
+    assert catalog_of(first).consistency_problems() == []
     first.close()
     second.close()
 
@@ -1376,7 +1381,7 @@ HOLD_DRIVER = """
 import sys, time, open_clip
 open_clip.add_model_config(sys.argv[1])
 from pathlib import Path
-from photosearch_desktop.engine import pipeline
+from photosearch_desktop.engine.embed import pipeline
 real = pipeline._decode
 marker = Path(sys.argv[2])
 def decode(*args):
@@ -1441,7 +1446,7 @@ def test_two_writers_in_two_processes_the_second_is_told_it_is_busy(tmp_path: Pa
         "Wait for it to finish, then try again."
     )
     assert result["report"].embedded == 30
-    assert lib.catalog.consistency_problems() == [] and lib.status().pending == 0
+    assert catalog_of(lib).consistency_problems() == [] and lib.status().pending == 0
     lib.close()
 
 
@@ -1502,7 +1507,7 @@ def test_other_weights_than_the_indexed_ones_are_refused_for_search(
                    lambda: lib.search_pil(picture(1))):
         with pytest.raises(ModelError, match="indexed with other weights"):
             search()
-    assert len(lib.search_photo(lib.catalog.photo_by_path("2020/home_00.jpg").id, k=3)) == 3  # stored vectors only
+    assert len(lib.search_photo(catalog_of(lib).photo_by_path("2020/home_00.jpg").id, k=3)) == 3  # stored vectors only
     lib.close()
     code, _, err = cli(capsys, "search", root, "--model", tiny_clip[0], "--weights", tampered, "--text", "a dog")
     assert code == 1 and "indexed with other weights" in err and len(err.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from libgen import write_photo  # noqa: E402
+
 from photosearch_desktop.ui.thumbnails import (  # noqa: E402
     DISK_CACHE_TRIM_TO,
     STALE_PART_SECONDS,

@@ -1,49 +1,98 @@
-"""One photo library: the single entry point the command line and the window use.
+"""The engine's one front door: the command line and the window use this module, the records
+(``records.py``) and the errors (``errors.py``), nothing else of the engine.
 
-Opening a library is cheap (no model, no vectors); the model and the vector index are
-loaded on first use, or ahead of time with :meth:`Library.warm_up` from a background thread.
-Every method may be called from any thread.
+:class:`Library` is a thin facade over the stages (scan -> load -> embed -> store/index ->
+search, and duplicates): opening one is cheap (no model, no vectors); the model and the vector
+index are loaded on first use, or ahead of time with :meth:`Library.warm_up` from a background
+thread. Every method may be called from any thread.
+
+Importing this module is light (no numpy, faiss or torch): the window imports it on its GUI
+thread and the heavy stages later, in a worker (:func:`preload`).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
-
-from .catalog import VECTOR_DTYPE, Catalog, CatalogDamaged
-from .changes import detect_changes
-from .duplicates import DuplicateGroup, find_duplicates
-from .evaluation import EvaluationReport, evaluate, read_groups
-from .lock import WriterLock
-from .memory import release_free_memory
-from .models import DEFAULT_MODEL, Embedder, ModelError, create_embedder, get_spec
-from .paths import app_dirs
-from .pipeline import Embedded, PipelineOptions, ProgressCallback, Skipped, embed_pending
+from .errors import Action, LibraryError, hint
+from .models.registry import DEFAULT_MODEL, MODELS, get_spec
 from .records import (
+    DuplicateGroup,
+    EvaluationReport,
     IndexReport,
     LibraryStatus,
+    LoadedImage,
+    ModelSpec,
     PhotoRecord,
-    Progress,
+    PipelineOptions,
     SearchFilters,
     SearchResult,
     SkippedFile,
 )
-from .scanner import scan_library
-from .search import search_vector
-from .vector_index import IndexStamp, VectorIndex
+from .system.lock import WriterLock
+from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from .duplicates.finder import DuplicateFinder
+    from .embed.pipeline import ProgressCallback
+    from .models.base import Embedder
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "DATA_DIR_ENV",
+    "DEFAULT_MODEL",
+    "AppDirs",
+    "Library",
+    "app_dirs",
+    "available_models",
+    "load_preview",
+    "model_spec",
+    "preload",
+]
 
-class LibraryError(RuntimeError):
-    """A library operation cannot go ahead; the message tells the user what to do."""
+# The stages a library needs to open and search; imported by preload().
+_HEAVY_MODULES = (
+    "numpy",
+    "faiss",
+    ".store.catalog",
+    ".store.index_cache",
+    ".store.recovery",
+    ".query.search",
+    ".models.handle",
+)
+
+
+def preload() -> None:
+    """Import what opening and searching a library needs (numpy, faiss, the catalog)."""
+    for name in _HEAVY_MODULES:
+        importlib.import_module(name, __package__)
+
+
+def available_models() -> list[ModelSpec]:
+    return list(MODELS.values())
+
+
+def model_spec(name: str) -> ModelSpec:
+    """A registry name, or ``clip:ARCH[:TAG]`` for any open_clip model (ModelError if unknown)."""
+    return get_spec(name)
+
+
+def load_preview(path: Path, max_side: int) -> LoadedImage:
+    """A photo decoded for display: upright, at most ``max_side`` (LoadError if it cannot be)."""
+    from .media.loader import load_preview as load
+
+    return load(path, max_side)
 
 
 class Library:
@@ -59,87 +108,51 @@ class Library:
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
         torch never holds its interpreter; the command line keeps it in-process)."""
+        from .models.handle import ModelHandle
+        from .store.index_cache import IndexCache
+        from .store.recovery import open_catalog
+
         self.root = Path(root).expanduser().resolve()
         if not self.root.is_dir():
-            raise LibraryError(f"The photo folder {self.root} does not exist or is not a folder.")
+            raise LibraryError(
+                f"The photo folder {self.root} does not exist or is not a folder.", hint(Action.CHECK_INPUT)
+            )
         self.dirs = app_dirs(data_dir)
         self.data_dir = self.dirs.library_dir(self.root)
-        # What the user should be told once, e.g. that a damaged catalog was replaced.
-        self.notices: list[str] = []
-        self.catalog = self._open_catalog(readonly)
         self.readonly = readonly
-        if not readonly and self.catalog.get_meta("library_root") != str(self.root):
+        # What the person should be told once, e.g. that a damaged catalog was replaced.
+        self.notices: list[str] = []
+        self._lock_path = self.data_dir / "writer.lock"
+        self._catalog = open_catalog(self.data_dir / "catalog.sqlite", self._lock_path, readonly, self._notify)
+        if not readonly and self._catalog.get_meta("library_root") != str(self.root):
             # Written only when it changes: opening then writes nothing, so searching still
             # works when the disk is full.
-            with self.catalog.transaction() as tx:
-                self.catalog.set_meta(tx, library_root=str(self.root))
-        self.indexed_model = self.catalog.get_meta("model_name")
+            with self._catalog.transaction() as tx:
+                self._catalog.set_meta(tx, library_root=str(self.root))
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
-        self.device = device
         self.weights = Path(weights).expanduser() if weights else None
-        self.model_process = model_process
-        self._embedder: Embedder | None = None
-        self._index: VectorIndex | None = None
-        self._index_generation = -1
-        self._model_lock = threading.Lock()
-        self._index_lock = threading.Lock()
+        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process)
+        self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def indexed_model(self) -> str | None:
+        """The model the library's vectors come from (None until the first photo is embedded);
+        read from the catalog, so an index run in another thread or process shows at once."""
+        return self._catalog.get_meta("model_name")
 
-    def _open_catalog(self, readonly: bool) -> Catalog:
-        """Open the catalog; a damaged one is moved aside and a new one started.
-
-        The photos are the source of truth, so indexing again recovers everything (only the
-        time to embed is lost). Read-only, or while another process writes the library
-        (LibraryBusy), the damage is reported instead.
-        """
-        path = self.data_dir / "catalog.sqlite"
-        try:
-            return Catalog(path, readonly=readonly)
-        except CatalogDamaged as exc:
-            if readonly:
-                raise
-            damage = str(exc)
-        with WriterLock(self.data_dir / "writer.lock"):
-            try:
-                return Catalog(path)  # another process may have replaced it meanwhile
-            except CatalogDamaged:
-                return self._start_new_catalog(path, damage)
-
-    def _start_new_catalog(self, path: Path, damage: str) -> Catalog:
-        """Move the damaged catalog aside and start an empty one; the caller holds the writer lock."""
-        try:
-            aside = Catalog.move_aside(path)
-        except OSError as exc:  # e.g. another window still has it open on Windows
-            raise CatalogDamaged(
-                f"The catalog {path} is damaged ({damage}) and could not be moved aside ({exc.strerror or exc}). "
-                "Close every other PhotoSearch window, then try again."
-            ) from exc
-        # The vector cache belongs to the old catalog (its photo ids): never reuse it.
-        for cache in path.parent.glob("vectors.*"):
-            cache.unlink(missing_ok=True)
-        notice = (
-            f"The catalog of this library was damaged ({damage}). It was moved aside to {aside.name} "
-            "and a new one was started: indexing the folder rebuilds it from your photos, which were "
-            "not touched."
-        )
-        self._notify(notice)
-        return Catalog(path)
+    # -- life cycle ------------------------------------------------------------------------------
 
     def _notify(self, notice: str) -> None:
-        # Logged at INFO: the user hears of it from ``notices`` (the CLI prints them, the
+        # Logged at INFO: the person hears of it from ``notices`` (the CLI prints them, the
         # window shows them), and a WARNING would print it a second time in the terminal.
         log.info("%s", notice)
         if notice not in self.notices:
             self.notices.append(notice)
 
     def close(self) -> None:
-        with self._model_lock:
-            if self._embedder is not None:
-                self._embedder.close()
-                self._embedder = None
-        self.catalog.close()
+        self._model.close()
+        self._catalog.close()
 
     def __enter__(self) -> Library:
         return self
@@ -149,30 +162,15 @@ class Library:
 
     def embedder(self) -> Embedder:
         """The model, loaded once (slow the first time: imports torch, maybe downloads)."""
-        with self._model_lock:
-            if self._embedder is not None and not self._embedder.alive:
-                self._embedder.close()  # its process died; the next lines start a new one
-                self._embedder = None
-            if self._embedder is None:
-                self._embedder = self._load_model()
-            return self._embedder
-
-    def _load_model(self) -> Embedder:
-        if self.model_process:
-            from .models.process import ModelProcess
-
-            return ModelProcess(self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models)
-        embedder = create_embedder(self.model_name, device=self.device, weights=self.weights, cache_dir=self.dirs.models)
-        release_free_memory()  # the loader's freed temporaries
-        return embedder
+        return self._model.get()
 
     def warm_up(self) -> None:
         """Load the model and the vector index now, so the first query does not wait."""
-        self.embedder()
+        self._model.get()
         if self.indexed_model:
-            self._vector_index()
+            self._index.get()
 
-    # -- indexing ----------------------------------------------------------------------------
+    # -- indexing --------------------------------------------------------------------------------
 
     def index(
         self,
@@ -181,181 +179,59 @@ class Library:
         options: PipelineOptions | None = None,
     ) -> IndexReport:
         """Bring the index up to date with the folder: only what changed is done."""
+        from .indexer import Indexer
+
         if self.readonly:
             raise LibraryError("This library is open read-only.")
         started = time.perf_counter()
-        with WriterLock(self.data_dir / "writer.lock"):
-            report = self._index_locked(progress, cancel, options or PipelineOptions())
+        with WriterLock(self._lock_path):
+            self._replace_if_damaged()
+            indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
+            report = indexer.run(progress, cancel, options or PipelineOptions())
         report.seconds = time.perf_counter() - started
         return report
 
-    def _index_locked(
-        self, progress: ProgressCallback | None, cancel: threading.Event | None, options: PipelineOptions
-    ) -> IndexReport:
-        report = IndexReport()
-        if progress:
-            progress(Progress(0, 0, 0.0, None, phase="scanning"))
-        problem = self.catalog.integrity_problem()  # reads every page: here, not on open
-        if problem is not None:
-            self.catalog.close()
-            self.catalog = self._start_new_catalog(self.catalog.path, problem)
-            with self.catalog.transaction() as tx:
-                self.catalog.set_meta(tx, library_root=str(self.root))
-            self.indexed_model, self._index, self._index_generation = None, None, -1
-        damaged = self.catalog.requeue_damaged_vectors()
-        if damaged:
-            self._notify(
-                f"{len(damaged)} photo(s) had a damaged vector in the catalog (it failed its checksum); "
-                "they are embedded again now."
-            )
-        known = self.catalog.known_files()
-        scan = scan_library(self.root, known=frozenset(known))
-        changes = detect_changes(self.root, scan, known)
-        report.added, report.modified = len(changes.new), len(changes.modified)
-        report.moved, report.deleted, report.unchanged = len(changes.moved), len(changes.deleted), changes.unchanged
-        report.scan_problems = scan.problems
-        gone = [m[0] for m in changes.modified] + changes.deleted
-        same_model = self.indexed_model == self.model_name
-        # Load the index before the catalog changes, so removals update it instead of
-        # invalidating the cache and forcing a rebuild from SQLite.
-        index = self._vector_index() if gone and same_model else None
-        with self._index_lock:  # catalog and index change together (see store() below)
-            if not changes.empty or scan.problems or self.catalog.has_scan_problems():
-                self.catalog.apply_changes(
-                    changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried
-                )
-            if index is not None and self._index is not None:
-                self._index.remove(gone)
-                self._index_generation = self.catalog.generation
+    def _replace_if_damaged(self) -> None:
+        """``PRAGMA quick_check`` reads every page, so it runs here, under the writer lock,
+        never when a library opens."""
+        from .store.recovery import replace_damaged
 
-        jobs = self.catalog.pending()
-        # A registry name pins its weights; an explicit weights file may differ from the
-        # one indexed, so then the model is loaded to compare identities.
-        if not jobs and (self.indexed_model is None or (same_model and self.weights is None)):
-            self._sync_index_generation()
-            self._save_index()
-            return report
-
-        embedder = self.embedder()
-        stored_identity = self.catalog.get_meta("model_identity")
-        if stored_identity is not None and stored_identity != embedder.identity:
-            log.warning("model changed from %s to %s: re-embedding everything", stored_identity, embedder.identity)
-            self.catalog.reset_vectors(self.model_name, embedder.identity, embedder.dim)
-            report.rebuilt_for_model = self.model_name
-            self._index = None
-            jobs = self.catalog.pending()
-        elif stored_identity is None:
-            self.catalog.set_model(self.model_name, embedder.identity, embedder.dim)
-        self.indexed_model = self.model_name
-        self._vector_index()  # loaded before the first commit, which then adds to it
-
-        def store(embedded: list[Embedded], skipped: list[Skipped]) -> None:
-            # Catalog and index change under one lock, so a search in another thread never
-            # sees a catalog newer than the index (which would make it reload the index).
-            with self._index_lock:
-                self.catalog.store_batch(embedded, skipped)
-                if embedded and self._index is not None:
-                    ids = np.fromiter((e[0] for e in embedded), dtype=np.int64, count=len(embedded))
-                    # The index holds exactly what SQLite holds (float16): a rebuild changes nothing.
-                    vectors = np.stack([e[1] for e in embedded]).astype(VECTOR_DTYPE).astype(np.float32)
-                    self._index.add(ids, vectors)
-                self._index_generation = self.catalog.generation
-
-        result = embed_pending(self.root, jobs, embedder, store, progress, cancel, options)
-        report.embedded, report.skipped, report.cancelled = result.embedded, result.skipped, result.cancelled
-        self._sync_index_generation()
-        self._save_index()
-        return report
-
-    # -- the vector index --------------------------------------------------------------------
-
-    def _stamp(self) -> IndexStamp:
-        return IndexStamp(
-            generation=self.catalog.generation,
-            identity=f"{self.catalog.catalog_id}/{self.catalog.get_meta('model_identity') or ''}",
-            count=0,  # the index fills it in at save; COUNT(*) would cost a second at 1M
-            dim=int(self.catalog.get_meta("dim") or 0),
-        )
-
-    @property
-    def _index_path(self) -> Path:
-        return self.data_dir / "vectors.faiss"
-
-    def _vector_index(self) -> VectorIndex:
-        """The in-memory index, reloaded when another process changed the catalog."""
-        with self._index_lock:
-            generation = self.catalog.generation
-            if self._index is not None and self._index_generation == generation:
-                return self._index
-            stamp = self._stamp()
-            index = VectorIndex.load(self._index_path, stamp, self._exact_vectors)
-            if index is None:
-                log.info("building the vector index from the catalog (generation %d)", stamp.generation)
-                index = VectorIndex(stamp.dim or 1, self._exact_vectors)
-                for ids, vectors in self.catalog.iter_vectors():
-                    index.add(ids, vectors)
-                if index.ann_due():
-                    index.build_ann()
-                if self.catalog.damaged_vector_ids:
-                    self._notify(
-                        f"{len(self.catalog.damaged_vector_ids)} photo(s) have a damaged vector in the catalog "
-                        "(it failed its checksum) and are left out of searches until the index is updated."
-                    )
-                self._index, self._index_generation = index, stamp.generation
-                self._save_index()
-                release_free_memory()
-                return index
-            self._index, self._index_generation = index, stamp.generation
-            if index.compact():  # a cache saved by an earlier version, with a float16 store
-                self._save_index()
-            release_free_memory()
-            return index
-
-    def _exact_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The catalog's vectors for the index's final, exact scoring (see vector_index.py)."""
-        return self.catalog.vectors(ids.tolist())
-
-    def _sync_index_generation(self) -> None:
-        if self._index is not None:
-            self._index_generation = self.catalog.generation
-
-    def _save_index(self) -> None:
-        if self._index is None or self.readonly:
+        problem = self._catalog.integrity_problem()
+        if problem is None:
             return
-        if self._index.ann_due():
-            self._index.build_ann()
-        try:
-            self._index.save(self._index_path, self._stamp())
-        except OSError as exc:
-            # The cache is optional: the next start rebuilds it from the catalog.
-            log.warning("could not save the vector cache %s: %s", self._index_path, exc)
+        self._catalog.close()
+        self._catalog = replace_damaged(self._catalog.path, problem, self._notify)
+        with self._catalog.transaction() as tx:
+            self._catalog.set_meta(tx, library_root=str(self.root))
+        self._index.reset(self._catalog)
 
-    # -- search ------------------------------------------------------------------------------
+    # -- search ----------------------------------------------------------------------------------
 
     def _check_searchable(self) -> None:
         # The in-memory index knows its size; COUNT(*) over the vector table would cost more
         # than the search itself.
-        if self.indexed_model is None or len(self._vector_index()) == 0:
-            raise LibraryError(f"No photo of {self.root} is indexed yet. Index the folder first.")
+        if self.indexed_model is None or len(self._index.get()) == 0:
+            raise LibraryError(f"No photo of {self.root} is indexed yet.", hint(Action.INDEX_LIBRARY))
         if self.indexed_model != self.model_name:
             raise LibraryError(
-                f"This library was indexed with the model '{self.indexed_model}', not '{self.model_name}'. "
-                f"Search with --model {self.indexed_model}, or re-index with --model {self.model_name} "
-                "(a full rebuild)."
+                f"This library was indexed with the model '{self.indexed_model}', not '{self.model_name}'.",
+                hint(Action.USE_INDEXED_MODEL, Action.REINDEX, model=self.indexed_model),
             )
 
     def search_vector(
         self, query: np.ndarray, k: int = 60, filters: SearchFilters | None = None, exclude: tuple[int, ...] = ()
     ) -> list[SearchResult]:
+        from .query.search import search_vector
+
         self._check_searchable()
         return search_vector(
-            self.catalog, self._vector_index(), self.root, query, k, filters or SearchFilters(), exclude,
+            self._catalog, self._index.get(), self.root, query, k, filters or SearchFilters(), exclude,
             dup_threshold=self.spec.dup_threshold,
         )
 
     def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Photos that look like the image file at ``path`` (inside the library or not)."""
-        from .loader import load_image
+        from .media.loader import load_image
 
         self._check_searchable()
         path = Path(path).expanduser().resolve()
@@ -363,7 +239,7 @@ class Library:
         image = load_image(path, min_side=embedder.input_size).image
         exclude: tuple[int, ...] = ()
         if path.is_relative_to(self.root):
-            own = self.catalog.photo_by_path(path.relative_to(self.root).as_posix())
+            own = self._catalog.photo_by_path(path.relative_to(self.root).as_posix())
             exclude = (own.id,) if own else ()
         return self.search_vector(embedder.encode_images([image])[0], k, filters, exclude)
 
@@ -376,32 +252,43 @@ class Library:
     def search_photo(self, photo_id: int, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """More like this library photo (which is itself left out)."""
         self._check_searchable()
-        ids, vectors = self.catalog.vectors([photo_id])
+        ids, vectors = self._catalog.vectors([photo_id])
         if len(ids) == 0:
             raise LibraryError("That photo is not in the index (it may have been moved or skipped).")
         return self.search_vector(vectors[0], k, filters, (photo_id,))
 
     def search_text(self, text: str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
+        from .models.base import text_not_supported
+
         self._check_searchable()
         if not self.spec.supports_text:
-            raise ModelError(
-                f"The model '{self.model_name}' understands images only, so it cannot search by text. "
-                "Re-index with a CLIP model (for example clip-vit-b-32) to search with words."
-            )
+            raise text_not_supported(self.model_name)
         return self.search_vector(self._query_embedder().encode_text([text])[0], k, filters)
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
-        indexed with (a changed or tampered ``--weights`` file gives other vectors)."""
-        embedder = self.embedder()
-        indexed = self.catalog.get_meta("model_identity")
+        indexed with (a changed or tampered weights file gives other vectors)."""
+        from .errors import ModelError
+
+        embedder = self._model.get()
+        indexed = self._catalog.get_meta("model_identity")
         if indexed and embedder.identity != indexed:
             raise ModelError(
                 f"This library was indexed with other weights ({indexed}) than the ones loaded now "
-                f"({embedder.identity}), and their vectors cannot be compared. Search with the weights "
-                "file the library was indexed with, or index the folder again with this one (a full rebuild)."
+                f"({embedder.identity}), and their vectors cannot be compared.",
+                hint(Action.USE_INDEXED_WEIGHTS, Action.REINDEX),
             )
         return embedder
+
+    # -- duplicates and quality ------------------------------------------------------------------
+
+    def duplicate_finder(self, folder: str = "", floor: float | None = None) -> DuplicateFinder:
+        """Duplicate groups of the library (or ``folder``) at any threshold from ``floor`` (by
+        default the model's calibrated threshold) up. Only reads: nothing is moved or deleted."""
+        from .duplicates.finder import DuplicateFinder
+
+        self._check_searchable()
+        return DuplicateFinder(self._catalog, self.root, self.spec.dup_threshold if floor is None else floor, folder)
 
     def find_duplicates(
         self,
@@ -411,43 +298,51 @@ class Library:
         progress: Callable[[int, int], None] | None = None,
     ) -> list[DuplicateGroup]:
         """Groups of near-duplicate photos, each with a suggested keeper and labelled members
-        (see engine/duplicates.py). ``threshold`` is a cosine similarity; by default the
-        model's calibrated ``dup_threshold``. Only reads: nothing is moved or deleted."""
-        self._check_searchable()
-        threshold = self.spec.dup_threshold if threshold is None else threshold
-        return find_duplicates(self.catalog, self.root, threshold, folder, cancel, progress)
+        (see engine/duplicates/finder.py). ``threshold`` is a cosine similarity; by default the
+        model's calibrated ``dup_threshold``."""
+        finder = self.duplicate_finder(folder, threshold)
+        return finder.label(finder.groups(finder.floor, cancel, progress), cancel)
 
     def evaluate(self, groups_csv: Path | str) -> EvaluationReport:
-        """Retrieval quality against known groups of related photos (engine/evaluation.py)."""
-        self._check_searchable()
-        groups, unmatched = read_groups(Path(groups_csv), self.catalog)
-        return evaluate(self.catalog, groups, unmatched)
+        """Retrieval quality against known groups of related photos (engine/query/evaluation.py)."""
+        from .query.evaluation import evaluate, read_groups
 
-    # -- facts for the UI --------------------------------------------------------------------
+        self._check_searchable()
+        groups, unmatched = read_groups(Path(groups_csv), self._catalog)
+        return evaluate(self._catalog, groups, unmatched)
+
+    # -- facts -----------------------------------------------------------------------------------
 
     def photo(self, photo_id: int) -> PhotoRecord | None:
-        return self.catalog.photo(photo_id)
+        return self._catalog.photo(photo_id)
+
+    def photo_by_path(self, rel_path: str) -> PhotoRecord | None:
+        return self._catalog.photo_by_path(rel_path)
 
     def abs_path(self, photo: PhotoRecord) -> Path:
         return self.root / photo.rel_path
 
     def folders(self) -> list[str]:
-        return self.catalog.folders()
+        return self._catalog.folders()
 
     def skipped(self) -> list[SkippedFile]:
-        return self.catalog.skipped()
+        return self._catalog.skipped()
+
+    def counts(self) -> dict[str, int]:
+        """Photos by state: indexed, pending, skipped."""
+        return self._catalog.counts()
 
     def status(self) -> LibraryStatus:
-        counts = self.catalog.counts()
-        last = self.catalog.get_meta("last_indexed_at")
+        counts = self._catalog.counts()
+        last = self._catalog.get_meta("last_indexed_at")
         return LibraryStatus(
             root=str(self.root),
             data_dir=str(self.data_dir),
             model=self.indexed_model,
-            model_identity=self.catalog.get_meta("model_identity"),
+            model_identity=self._catalog.get_meta("model_identity"),
             total=sum(counts.values()),
             indexed=counts["indexed"],
             pending=counts["pending"],
-            skipped=self.catalog.skipped(),
+            skipped=self._catalog.skipped(),
             last_indexed_at=datetime.fromtimestamp(float(last)) if last else None,
         )

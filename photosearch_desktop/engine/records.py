@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,12 @@ class PhotoMeta:
     gps_lon: float | None = None
     format: str | None = None
     pixel_hash: int | None = None  # perceptual hash of the decoded picture (engine/pixel_hash.py)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    image: Image.Image  # mode "RGB", EXIF orientation applied
+    meta: PhotoMeta
 
 
 @dataclass(frozen=True)
@@ -141,3 +152,86 @@ class LibraryStatus:
     pending: int
     skipped: list[SkippedFile]
     last_indexed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A file as the catalog last saw it (for change detection)."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    status: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    batch_size: int | None = None  # default: the model's cpu_batch_size on a CPU, 64 on a GPU
+    decode_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    model_workers: int | None = None  # inference streams; default: one per core on CPU, one on a GPU
+    commit_every: int = 256  # photos
+    commit_seconds: float = 5.0  # or this long, whichever comes first
+    # A decode that runs longer (a hung network drive, a pathological file) is skipped with a
+    # reason, and the run goes on without waiting for it.
+    decode_timeout: float = 60.0  # seconds
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    supports_text: bool
+    download_mb: int  # 0 = ships with the install
+    # Cosine similarity above which two photos count as near-duplicates (see README): groups in
+    # `photosearch dupes`, folding in collapsed results. Copies below it (small or heavily
+    # compressed ones) are still found by the pixel check in engine/duplicates/finder.py.
+    # efficientnet-lite2: calibrated with scripts/bench_dupes.py (75 library-dev photos x 12
+    # Copydays-style copies + 500 UKBench distractors): the highest threshold with the best
+    # recall while pair precision stays >= 0.99 (0.83: precision 1.0, recall 1.0 mild / 1.0 all;
+    # recall holds from 0.78, precision drops below 0.99 under 0.77).
+    # CLIP models: 0.93 is a documented starting value, NOT calibrated here (no CLIP weights on
+    # the calibration machine); run scripts/bench_dupes.py with the model to calibrate it.
+    dup_threshold: float
+    kind: str  # "clip" | "efficientnet-lite2"
+    arch: str = ""
+    pretrained: str = ""
+
+
+# How a member of a duplicate group relates to the group's keeper.
+IDENTICAL = "identical file"  # the same bytes
+SAME_PHOTO = "same photo"  # an edited copy: resized, re-encoded, cropped, recoloured... (checked on pixels)
+SIMILAR_SHOT = "similar shot"  # another picture of the same scene
+KEEPER_RULE = "Suggested keeper: the highest resolution, then the largest file, then the earliest capture date."
+
+
+@dataclass(frozen=True)
+class DuplicateMember:
+    photo: PhotoRecord
+    abs_path: str
+    similarity: float  # cosine similarity of its vector to the keeper's
+    label: str | None  # IDENTICAL, SAME_PHOTO, SIMILAR_SHOT; None until verify_labels
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    keeper: PhotoRecord
+    keeper_path: str  # absolute
+    members: tuple[DuplicateMember, ...]  # the others, most similar first
+
+    @property
+    def photos(self) -> list[PhotoRecord]:
+        return [self.keeper, *(m.photo for m in self.members)]
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    queries: int  # labelled photos whose group has another indexed member
+    photos: int  # indexed photos ranked (queries' groups + distractors)
+    groups: int
+    precision: dict[int, float]
+    recall: dict[int, float]
+    mean_average_precision: float
+    ns_score: float
+    unmatched: tuple[str, ...]  # rows of the groups file with no indexed photo

@@ -22,7 +22,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
-from ..engine.paths import DATA_DIR_ENV, app_dirs
+from ..engine.library import DATA_DIR_ENV, app_dirs
 from .errors import describe_error
 
 log = logging.getLogger("photosearch.ui")

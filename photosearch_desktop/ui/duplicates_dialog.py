@@ -40,9 +40,8 @@ from .errors import UserMessage, describe_error
 from .thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
-    from ..engine.duplicates import DuplicateGraph, DuplicateGroup
-    from ..engine.library import Library
-    from ..engine.records import PhotoRecord
+    from ..engine.library import DuplicateFinder, Library
+    from ..engine.records import DuplicateGroup, PhotoRecord
 
 log = logging.getLogger(__name__)
 
@@ -78,29 +77,26 @@ class DuplicatesWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.latest_seq = 0  # written by the GUI thread; older queued requests are skipped
-        self._graph: DuplicateGraph | None = None
-        self._labels: dict[tuple[int, int], str] = {}  # (keeper id, member id) -> label
+        self._finder: DuplicateFinder | None = None
 
     @Slot(object)
     def run(self, request: DuplicatesRequest) -> None:
-        from ..engine.duplicates import Cancelled, build_graph, group_duplicates, verify_labels
+        from ..engine.errors import Cancelled
 
         if request.seq < self.latest_seq:
             return
-        lib, seq = request.library, request.seq
+        seq = request.seq
         try:
-            if request.rebuild or self._graph is None:
-                self._graph = None
-                self._labels.clear()  # files may have changed since
-                self._graph = build_graph(
-                    lib.catalog, lib.root, SLIDER_MIN / 100, request.folder, request.cancel,
-                    lambda done, total: self.progress.emit(seq, "Comparing photos", done, total),
-                )
-            groups = group_duplicates(self._graph, lib.catalog, request.threshold)
+            if request.rebuild or self._finder is None:
+                self._finder = None  # files may have changed since: labels are checked again
+                self._finder = request.library.duplicate_finder(request.folder, SLIDER_MIN / 100)
+            groups = self._finder.groups(
+                request.threshold, request.cancel,
+                lambda done, total: self.progress.emit(seq, "Comparing photos", done, total),
+            )
             self.groups_ready.emit(seq, groups, False)
-            labelled = verify_labels(
-                groups, self._labels, request.cancel,
-                lambda done, total: self.progress.emit(seq, "Checking pixels", done, total),
+            labelled = self._finder.label(
+                groups, request.cancel, lambda done, total: self.progress.emit(seq, "Checking pixels", done, total)
             )
             self.groups_ready.emit(seq, labelled, True)
         except Cancelled:
@@ -152,7 +148,7 @@ class DuplicatesDialog(QDialog):
 
     def __init__(self, library: Library, thumbnails_dir: Path, folder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ..engine.duplicates import KEEPER_RULE
+        from ..engine.records import KEEPER_RULE
 
         self.setObjectName("duplicatesDialog")
         self.setWindowTitle("Find duplicates" + (f" in {folder}" if folder else ""))

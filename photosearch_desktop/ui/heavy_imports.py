@@ -25,7 +25,6 @@ import atexit
 import ctypes
 import gc
 import glob
-import importlib
 import importlib.util
 import logging
 import os
@@ -37,7 +36,6 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
-_CATALOG_MODULES = ("numpy", "faiss", "photosearch_desktop.engine.library")
 # (package, its shared libraries, relative to the package folder); the loader brings in each
 # one's dependencies itself. Absent files are skipped.
 _NATIVE_LIBRARIES = (
@@ -46,7 +44,7 @@ _NATIVE_LIBRARIES = (
 )
 
 _lock = threading.Lock()
-_loaded: set[str] = set()
+_loaded = threading.Event()
 LOADING_SWITCH_INTERVAL_S = 0.001  # see responsive_gil
 
 
@@ -55,21 +53,18 @@ def load_engine_modules() -> None:
 
     Idempotent and thread-safe: a second caller waits for the first one's imports.
     """
-    wanted = _CATALOG_MODULES
-    import photosearch_desktop.engine  # noqa: F401  (sets the OpenMP spin policy, read once at load)
+    # The engine package sets the OpenMP spin policy, read once when numpy and faiss load.
+    from ..engine import library
 
     with _lock:
-        missing = [name for name in wanted if name not in _loaded]
-        if not missing:
+        if _loaded:
             return
         started = time.perf_counter()
-        log.debug("importing %s", ", ".join(missing))
         _preload_native_libraries()
         with loading_quietly():
-            for name in missing:
-                importlib.import_module(name)
-                _loaded.add(name)
-        log.info("imported %s in %.2f s", ", ".join(missing), time.perf_counter() - started)
+            library.preload()
+        _loaded.set()
+        log.info("imported the engine's modules in %.2f s", time.perf_counter() - started)
 
 
 def _preload_native_libraries() -> None:

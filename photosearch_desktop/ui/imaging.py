@@ -28,13 +28,10 @@ def qimage_to_pil(image: QImage) -> Image.Image:
 def load_for_display(path: Path, max_side: int) -> tuple[Image.Image, object]:
     """The photo upright (EXIF orientation applied), no larger than ``max_side``, and its
     metadata. Decoding is shrunk early for JPEGs, so big photos stay cheap."""
-    from ..engine.loader import load_image  # imported here: Pillow plugins load at import
+    from ..engine.library import load_preview
 
-    loaded = load_image(path, min_side=max_side)  # shorter side >= max_side: sharp at any aspect
-    image = loaded.image
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return image, loaded.meta
+    loaded = load_preview(path, max_side)
+    return loaded.image, loaded.meta
 
 
 def scaled_qimage(image: QImage, max_side: int) -> QImage:

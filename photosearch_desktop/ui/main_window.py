@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from ..engine.paths import app_dirs
+from ..engine.library import DEFAULT_MODEL, app_dirs
 from . import incoming as incoming_data
 from .duplicates_dialog import DuplicatesDialog
 from .errors import MODEL_ERROR_TITLE, UserMessage, describe_error
@@ -610,8 +610,6 @@ class MainWindow(QMainWindow):
         info = self.info
         current_model = info.model_name if info else (self.prefs.model or "")
         if not current_model:
-            from ..engine.models.registry import DEFAULT_MODEL
-
             current_model = DEFAULT_MODEL
         dialog = SettingsDialog(self.prefs, current_model, self)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:

@@ -39,11 +39,11 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("PhotoSearch Settings")
         self.setObjectName("settingsDialog")
         self.setMinimumWidth(520)
-        from ..engine.models.registry import MODELS, get_spec  # numpy: only when the dialog opens
+        from ..engine.library import available_models, model_spec
 
-        self._specs = dict(MODELS)
+        self._specs = {spec.name: spec for spec in available_models()}
         if current_model and current_model not in self._specs:
-            self._specs[current_model] = get_spec(current_model)  # e.g. a custom clip:ARCH
+            self._specs[current_model] = model_spec(current_model)  # e.g. a custom clip:ARCH
 
         self.library = QLineEdit(prefs.library, self)
         self.library.setPlaceholderText("The folder that holds your photos")

@@ -39,7 +39,7 @@ PROGRESS_INTERVAL_S = 0.1  # at most ten progress updates a second reach the GUI
 
 
 def library_info(lib: Library) -> LibraryInfo:
-    counts = lib.catalog.counts()
+    counts = lib.counts()
     return LibraryInfo(
         root=lib.root,
         model_name=lib.model_name,
@@ -136,12 +136,12 @@ class EngineWorker(QObject):
 
     def _nothing_indexed_yet(self) -> bool:
         try:
-            return self._lib is not None and self._lib.catalog.counts()["indexed"] == 0
+            return self._lib is not None and self._lib.counts()["indexed"] == 0
         except Exception:  # noqa: BLE001 - the original error is the one to report
             return False
 
     def _check_model_matches(self) -> None:
-        from ..engine.library import LibraryError
+        from ..engine.errors import LibraryError
 
         lib = self._lib
         assert lib is not None
@@ -196,7 +196,7 @@ class IndexWorker(QObject):
                 self.progress.emit(p)
 
         try:
-            from ..engine.pipeline import PipelineOptions
+            from ..engine.records import PipelineOptions
 
             report = job.library.index(
                 progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size)

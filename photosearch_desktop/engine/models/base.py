@@ -9,17 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image
 
-
-class ModelError(RuntimeError):
-    """A model could not be loaded or used; the message is meant for the user."""
-
-
-class TextNotSupported(ModelError):
-    """The model has no text tower, so text queries are impossible."""
-
-
-class ModelStopped(ModelError):
-    """The model's process ended (crashed, or killed for lack of memory); it can be started again."""
+from ..errors import Action, TextNotSupported, hint
 
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
@@ -53,7 +43,7 @@ class Embedder(ABC):
         """False once the model can no longer run (its process stopped) and must be loaded again."""
         return True
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: most models hold nothing to let go of
         """Let go of the model (stops its process, if it has one)."""
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
@@ -82,7 +72,11 @@ class Embedder(ABC):
         return self.encode_arrays(np.stack([self.preprocess(im) for im in images]))
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        raise TextNotSupported(
-            f"The model '{self.name}' understands images only, so it cannot search by text. "
-            "Choose a CLIP model (for example clip-vit-b-32) to search with words."
-        )
+        raise text_not_supported(self.name)
+
+
+def text_not_supported(model: str) -> TextNotSupported:
+    return TextNotSupported(
+        f"The model '{model}' understands photos only, so it cannot search with words.",
+        hint(Action.CHOOSE_MODEL, model="clip-vit-b-32"),
+    )

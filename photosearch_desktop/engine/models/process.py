@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,16 +39,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from .base import Embedder, ModelError, ModelStopped, TextNotSupported
+from ..errors import Action, ModelError, ModelStopped, PhotoSearchError, hint
+from .base import Embedder
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 5.0  # for the model process to finish its requests and exit before it is killed
-_ERRORS: dict[str, type[Exception]] = {
-    "ModelError": ModelError,
-    "TextNotSupported": TextNotSupported,
-    "ValueError": ValueError,
-}
 _HEADER = struct.Struct("<Q")  # the length of the pickled message that follows
 
 
@@ -85,15 +81,12 @@ class _Description:
     preprocessor: Any
 
 
-def _error(exc: BaseException) -> tuple[str, str]:
-    return type(exc).__name__, str(exc)
-
-
-def _rebuild(error: tuple[str, str]) -> Exception:
-    kind, message = error
-    if kind in _ERRORS:
-        return _ERRORS[kind](message)
-    return ModelError(f"The model failed ({kind}: {message}).")
+def _error(exc: BaseException) -> Exception:
+    """What the caller raises for ``exc``: the engine's own errors (and a caller's ValueError)
+    as they are, anything else as a ModelError that names it."""
+    if isinstance(exc, (PhotoSearchError, ValueError)):
+        return exc
+    return ModelError(f"The model failed ({type(exc).__name__}: {exc}).")
 
 
 class _LogToCaller(logging.Handler):
@@ -129,8 +122,8 @@ def serve() -> None:
     try:
         import torch  # a broken install, too, is reported to the caller in words
 
-        from ..memory import release_free_memory
-        from .registry import create_embedder
+        from ..system.memory import release_free_memory
+        from .factory import create_embedder
 
         embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
@@ -151,7 +144,7 @@ def serve() -> None:
         torch.set_num_threads(n)
         return old
 
-    operations = {"encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
+    operations: dict[str, Callable[..., Any]] = {"encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
                   "set_threads": set_threads}
 
     def answer(request_id: int, operation: str, args: tuple) -> None:
@@ -203,6 +196,10 @@ def _leave(answers: IO[bytes], code: int) -> None:
     os._exit(code)
 
 
+def _closed() -> ModelError:
+    return ModelError("The model was closed.")
+
+
 def _command() -> list[str]:
     """Python running :func:`serve`, finding this package where this process found it."""
     package_parent = str(Path(__file__).resolve().parents[3])
@@ -230,7 +227,7 @@ class ModelProcess(Embedder):
             raise ModelError(f"The model process stopped while loading {name} ({self._exit_words()}).") from None
         if kind == "failed":
             self._stop()
-            raise _rebuild(payload)
+            raise payload
         about: _Description = payload
         self.name, self.identity, self.dim = about.name, about.identity, about.dim
         self.supports_text, self.input_size, self.device = about.supports_text, about.input_size, about.device
@@ -239,8 +236,8 @@ class ModelProcess(Embedder):
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()  # guards the three below
         self._pending: dict[int, Future[Any]] = {}
-        # Why every call fails from now on: the error's kind and message (a fresh one each time).
-        self._failure: tuple[type[ModelError], str] | None = None
+        # Why every call fails from now on (a fresh error each time).
+        self._failure: Callable[[], ModelError] | None = None
         self._closing = False
         self._ids = itertools.count()
         self._reader = threading.Thread(target=self._read_answers, name="model-answers", daemon=True)
@@ -299,33 +296,30 @@ class ModelProcess(Embedder):
             if ok:
                 future.set_result(payload)
             else:
-                future.set_exception(_rebuild(payload))
+                future.set_exception(payload)
         try:
             self._process.wait(STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             pass  # its stdout closed, yet it runs on: _exit_words says so
         with self._state_lock:
             if self._closing:
-                self._failure = (ModelError, "The model was closed.")
+                self._failure = _closed
             else:
-                self._failure = (ModelStopped, (
-                    f"The model process stopped unexpectedly ({self._exit_words()}). "
-                    "It is started again for the next search or index update."
-                ))
-                log.warning("%s", self._failure[1])
+                words = f"The model process stopped unexpectedly ({self._exit_words()})."
+                self._failure = lambda: ModelStopped(words, hint(Action.RESTART))
+                log.warning("%s", words)
             pending, self._pending = self._pending, {}
-            kind, message = self._failure
+            failure = self._failure
         for future in pending.values():
-            future.set_exception(kind(message))
+            future.set_exception(failure())
 
     def _call(self, operation: str, *args: object) -> Any:
         future: Future[Any] = Future()
         with self._state_lock:
             if self._failure is not None:
-                kind, message = self._failure
-                raise kind(message)
+                raise self._failure()
             if self._closing:
-                raise ModelError("The model was closed.")
+                raise _closed()
             request_id = next(self._ids)
             self._pending[request_id] = future
         try:

@@ -6,33 +6,8 @@ created, so the command line and the window start fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
-from .base import Embedder, ModelError
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    description: str
-    supports_text: bool
-    download_mb: int  # 0 = ships with the install
-    # Cosine similarity above which two photos count as near-duplicates (see README): groups in
-    # `photosearch dupes`, folding in collapsed results. Copies below it (small or heavily
-    # compressed ones) are still found by the pixel check in engine/duplicates.py.
-    # efficientnet-lite2: calibrated with scripts/bench_dupes.py (75 library-dev photos x 12
-    # Copydays-style copies + 500 UKBench distractors): the highest threshold with the best
-    # recall while pair precision stays >= 0.99 (0.83: precision 1.0, recall 1.0 mild / 1.0 all;
-    # recall holds from 0.78, precision drops below 0.99 under 0.77).
-    # CLIP models: 0.93 is a documented starting value, NOT calibrated here (no CLIP weights on
-    # the calibration machine); run scripts/bench_dupes.py with the model to calibrate it.
-    dup_threshold: float
-    kind: str  # "clip" | "efficientnet-lite2"
-    arch: str = ""
-    pretrained: str = ""
-
+from ..errors import Action, ModelError, hint
+from ..records import ModelSpec
 
 DEFAULT_MODEL = "clip-vit-b-32"
 
@@ -78,10 +53,10 @@ def get_spec(name: str) -> ModelSpec:
     if name.startswith("clip:"):
         arch, _, tag = name[len("clip:"):].partition(":")
         if not arch:
-            raise ModelError("Write a custom CLIP model as clip:ARCH or clip:ARCH:PRETRAINED_TAG.")
+            raise ModelError("Write a custom CLIP model as clip:ARCH or clip:ARCH:PRETRAINED_TAG.", hint(Action.CHECK_INPUT))
         return ModelSpec(
             name=name,
-            description=f"open_clip {arch} {tag or '(weights from --weights)'}",
+            description=f"open_clip {arch} {tag or '(weights from a file)'}",
             supports_text=True,
             download_mb=0,
             dup_threshold=0.93,
@@ -90,29 +65,4 @@ def get_spec(name: str) -> ModelSpec:
             pretrained=tag,
         )
     known = ", ".join(MODELS)
-    raise ModelError(f"Unknown model '{name}'. Known models: {known} (or clip:ARCH:TAG).")
-
-
-def create_embedder(
-    name: str,
-    device: str | None = None,
-    weights: Path | None = None,
-    cache_dir: Path | None = None,
-    download_progress: Callable[[int, int], None] | None = None,
-) -> Embedder:
-    """Build the model; heavy (imports torch, loads weights)."""
-    spec = get_spec(name)
-    from .device import resolve_device
-
-    dev = resolve_device(device)
-    if spec.kind == "clip":
-        from .clip import ClipEmbedder
-
-        return ClipEmbedder(
-            spec, device=dev, weights=weights, cache_dir=cache_dir, download_progress=download_progress
-        )
-    from .efficientnet_lite import EfficientNetLite2Embedder
-
-    if weights is not None:
-        raise ModelError("efficientnet-lite2 uses the weights that ship with it; --weights is for CLIP models.")
-    return EfficientNetLite2Embedder(device=dev)
+    raise ModelError(f"Unknown model '{name}'. Known models: {known} (or clip:ARCH:TAG).", hint(Action.CHOOSE_MODEL))

@@ -1,7 +1,7 @@
 """Where the app keeps its own files: never inside the user's library.
 
 Per-user data (catalogs) and cache (thumbnails, model weights) come from platformdirs.
-``PHOTOSEARCH_DATA_DIR`` (or ``--data-dir``) moves everything under one folder instead, which
+``PHOTOSEARCH_DATA_DIR`` (or a data folder the person chooses) moves everything under one folder instead, which
 is what the tests and portable installs use.
 """
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from PIL import ExifTags, Image
 
-from .records import PhotoMeta
+from ..records import PhotoMeta
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def read_exif(im: Image.Image) -> Image.Exif | None:
         if im.format == "PNG" and "exif" not in im.info:
             # Pillow decodes the whole PNG to look for an eXIf chunk after the pixel data;
             # walking the chunk headers finds it without decoding.
-            late = _png_exif_chunk(im.fp)
+            late = _png_exif_chunk(getattr(im, "fp", None))
             if late is not None:
                 im.info["exif"] = late
         return im.getexif()
@@ -179,7 +179,7 @@ def _from_mtime(mtime: float | None) -> datetime | None:
 
 def _gps_coordinate(value: object, ref: object, refs: str, limit: float) -> float | None:
     try:
-        parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]
+        parts = [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)]  # type: ignore[arg-type]
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     if not 1 <= len(parts) <= 3 or not all(math.isfinite(p) for p in parts):

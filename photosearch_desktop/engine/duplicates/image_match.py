@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from .loader import load_image
+from ..media.loader import load_image
 
 ALIGN_SIDE = 48  # coarse alignment: cheap, and blur makes it tolerant of small errors
 DETAIL_SIDE = 128  # fine alignment and detail comparison
@@ -212,8 +212,8 @@ def _refine(a: Thumb, b: Thumb, coarse: _Alignment, pad: int, angles: tuple[floa
                 best = (float(m[y, x]), (xs + int(x), ys + int(y), w, h), placed)
     if best is None:
         return -1.0
-    whole, (x, y, w, h), placed = best
-    return _detail_score(outer.crop((x, y, x + w, y + h)), placed, whole)
+    whole, (left, top, width, height), placed = best
+    return _detail_score(outer.crop((left, top, left + width, top + height)), placed, whole)
 
 
 def _detail_score(p: Image.Image, q: Image.Image, whole: float) -> float:

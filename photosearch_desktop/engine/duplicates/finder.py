@@ -37,21 +37,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog
+from ..errors import Action, Cancelled, DuplicateSearchError, LoadError, hint
+from ..media.pixel_hash import hash_distance
+from ..records import (
+    IDENTICAL,
+    SAME_PHOTO,
+    SIMILAR_SHOT,
+    DuplicateGroup,
+    DuplicateMember,
+    PhotoRecord,
+    SearchFilters,
+)
+from ..store.catalog import Catalog
 from .image_match import Thumb, aspect_close, is_same_picture, load_thumb
-from .loader import LoadError
-from .pixel_hash import hash_distance
-from .records import PhotoRecord, SearchFilters
 
 log = logging.getLogger(__name__)
-
-IDENTICAL = "identical file"
-SAME_PHOTO = "same photo"
-SIMILAR_SHOT = "similar shot"
-
-KEEPER_RULE = (
-    "Suggested keeper: the highest resolution, then the largest file, then the earliest capture date."
-)
 
 # A member may be a little less similar to other members than to the centre: two different
 # edits of one photo (a crop and a rotation, say) are further apart than each is from the
@@ -72,33 +72,6 @@ HASH_CHUNK = 1 << 20
 COPY_HASH_MAX = 14
 
 Progress = Callable[[int, int], None]  # (done, total)
-
-
-class DuplicateSearchError(RuntimeError):
-    """The search cannot give a useful answer; the message says what to change."""
-
-
-class Cancelled(Exception):
-    """The caller's cancel event was set."""
-
-
-@dataclass(frozen=True)
-class DuplicateMember:
-    photo: PhotoRecord
-    abs_path: str
-    similarity: float  # cosine similarity of its vector to the keeper's
-    label: str | None  # IDENTICAL, SAME_PHOTO, SIMILAR_SHOT; None until verify_labels
-
-
-@dataclass(frozen=True)
-class DuplicateGroup:
-    keeper: PhotoRecord
-    keeper_path: str  # absolute
-    members: tuple[DuplicateMember, ...]  # the others, most similar first
-
-    @property
-    def photos(self) -> list[PhotoRecord]:
-        return [self.keeper, *(m.photo for m in self.members)]
 
 
 @dataclass(frozen=True)
@@ -166,7 +139,8 @@ def build_graph(
         if total > MAX_PAIRS:
             raise DuplicateSearchError(
                 f"More than {MAX_PAIRS:,} pairs of photos have a similarity of {floor:.2f} or more: "
-                "that threshold is too low to find duplicates in this library. Raise it."
+                "that threshold is too low to find duplicates in this library.",
+                hint(Action.RAISE_THRESHOLD),
             )
         found_a.append(ids[i + r])
         found_b.append(ids[j + c])
@@ -229,7 +203,7 @@ class _Nearest:
     def pairs(self, ids: np.ndarray) -> set[tuple[int, int]]:
         r, k = np.nonzero(self.sims >= COPY_FLOOR)
         a, b = ids[r], ids[self.cols[r, k]]
-        return {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b)}
+        return {(int(min(x, y)), int(max(x, y))) for x, y in zip(a, b, strict=True)}
 
 
 def _load_vectors(catalog: Catalog, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,8 +289,8 @@ def _confirmed_copies(
                 raise Cancelled
             chunk = todo[start : start + COPY_CHUNK]
             needed = sorted({i for pair in chunk for i in pair} - thumbs.keys())
-            thumbs.update(zip(needed, pool.map(lambda i: _thumb(root / records[i].rel_path), needed)))
-            confirmed += [pair for pair, ok in zip(chunk, pool.map(same, chunk)) if ok]
+            thumbs.update(zip(needed, pool.map(lambda i: _thumb(root / records[i].rel_path), needed), strict=True))
+            confirmed += [pair for pair, ok in zip(chunk, pool.map(same, chunk), strict=True) if ok]
             end = start + len(chunk)
             for pid in [i for i in thumbs if last_use[i] < end]:
                 del thumbs[pid]
@@ -338,7 +312,7 @@ def _hashes_close(catalog: Catalog, pairs: list[tuple[int, int]]) -> list[tuple[
     if known:
         a = np.array([hashes[x] for x, _ in known], dtype=np.int64)
         b = np.array([hashes[y] for _, y in known], dtype=np.int64)
-        close = {p for p, d in zip(known, hash_distance(a, b)) if d <= COPY_HASH_MAX}
+        close = {p for p, d in zip(known, hash_distance(a, b), strict=True) if d <= COPY_HASH_MAX}
     log.info("perceptual hashes rule out %d of %d possible copies", len(known) - len(close), len(pairs))
     return [p for p in pairs if p in close or p[0] not in hashes or p[1] not in hashes]
 
@@ -362,7 +336,7 @@ def group_duplicates(graph: DuplicateGraph, catalog: Catalog, threshold: float) 
     )
     records = catalog.photos(nodes)
     got, mat = catalog.vectors([i for i in nodes if i in records])
-    vec = dict(zip(got.tolist(), mat))
+    vec = dict(zip(got.tolist(), mat, strict=True))
 
     # Identical files and confirmed copies form one unit (the same picture), named by its
     # best photo: a unit always moves as a whole, whatever the threshold.
@@ -390,7 +364,7 @@ def group_duplicates(graph: DuplicateGraph, catalog: Catalog, threshold: float) 
     identical_to = {i: set(s) for s in graph.identical for i in s}
 
     neighbours: dict[int, dict[int, float]] = {u: {} for u in units}
-    for a, b, s in zip(pairs_a.tolist(), pairs_b.tolist(), pair_sims.tolist()):
+    for a, b, s in zip(pairs_a.tolist(), pairs_b.tolist(), pair_sims.tolist(), strict=True):
         ua, ub = unit_of.get(a), unit_of.get(b)
         if ua is None or ub is None or ua == ub:
             continue
@@ -461,7 +435,8 @@ def verify_labels(
     done = 0
     out = []
     for group in groups:
-        keeper_thumb: Thumb | None | bool = False  # False: not loaded yet; None: unreadable
+        keeper_thumb: Thumb | None = None  # None: unreadable (once loaded)
+        keeper_loaded = False
         members = []
         for m in group.members:
             if m.label is None:
@@ -469,8 +444,8 @@ def verify_labels(
                     raise Cancelled
                 key = (group.keeper.id, m.photo.id)
                 if key not in cache:
-                    if keeper_thumb is False:
-                        keeper_thumb = _thumb(Path(group.keeper_path))
+                    if not keeper_loaded:
+                        keeper_thumb, keeper_loaded = _thumb(Path(group.keeper_path)), True
                     cache[key] = _label(keeper_thumb, _thumb(Path(m.abs_path)))
                 m = replace(m, label=cache[key])
                 done += 1
@@ -521,3 +496,27 @@ def find_duplicates(
     """Groups of near-duplicates at ``threshold`` (cosine), labelled, most members first."""
     graph = build_graph(catalog, root, threshold, folder, cancel, progress, find_copies)
     return verify_labels(group_duplicates(graph, catalog, threshold), cancel=cancel)
+
+
+class DuplicateFinder:
+    """The duplicates of one library (or folder) at any threshold from ``floor`` up: candidate
+    pairs are searched once and pixel labels remembered, so another threshold only regroups
+    (well within a second) and checks only pairs it has not seen."""
+
+    def __init__(self, catalog: Catalog, root: Path, floor: float, folder: str = "") -> None:
+        self.catalog, self.root, self.floor, self.folder = catalog, root, floor, folder
+        self._graph: DuplicateGraph | None = None
+        self._labels: dict[tuple[int, int], str] = {}
+
+    def groups(
+        self, threshold: float, cancel: threading.Event | None = None, progress: Progress | None = None
+    ) -> list[DuplicateGroup]:
+        """Groups at ``threshold``, members not yet checked on pixels labelled None."""
+        if self._graph is None:
+            self._graph = build_graph(self.catalog, self.root, self.floor, self.folder, cancel, progress)
+        return group_duplicates(self._graph, self.catalog, threshold)
+
+    def label(
+        self, groups: list[DuplicateGroup], cancel: threading.Event | None = None, progress: Progress | None = None
+    ) -> list[DuplicateGroup]:
+        return verify_labels(groups, self._labels, cancel, progress)

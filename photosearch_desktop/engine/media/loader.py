@@ -25,9 +25,10 @@ import numpy as np
 import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import LoadError
+from ..records import LoadedImage, PhotoMeta
 from .formats import RAW_EXTENSIONS, UNSUPPORTED_KINDS, sniff
 from .metadata import exif_orientation, extract_meta, read_exif
-from .records import PhotoMeta
 
 log = logging.getLogger(__name__)
 
@@ -83,31 +84,6 @@ _TRANSPOSE = {
 }
 
 
-class LoadError(Exception):
-    """A file that cannot be turned into an image.
-
-    ``code`` is one of "empty", "truncated", "corrupt", "not-an-image", "unsupported",
-    "too-large", "unreadable", "vanished"; ``reason`` is a sentence for the user.
-    """
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-    def __reduce__(self) -> tuple[type[LoadError], tuple[str, str]]:
-        return LoadError, (self.code, self.reason)  # survives pickling to another process
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    image: Image.Image  # mode "RGB", EXIF orientation applied
-    meta: PhotoMeta
-
-
 @dataclass(frozen=True)
 class _Source:
     """An open file and what its first bytes say."""
@@ -139,6 +115,16 @@ def load_image(
             raise
         except Exception as e:
             raise _classify(e, src, max_pixels) from e
+
+
+def load_preview(path: Path, max_side: int) -> LoadedImage:
+    """The photo upright, no larger than ``max_side``, for display (thumbnails, a preview
+    pane). Decoding is shrunk early for JPEGs, so big photos stay cheap."""
+    loaded = load_image(path, min_side=max_side)  # shorter side >= max_side: sharp at any aspect
+    image = loaded.image
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return LoadedImage(image, loaded.meta)
 
 
 def read_metadata(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> PhotoMeta:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
-
-class LibraryBusy(RuntimeError):
-    """Another PhotoSearch process is updating this library."""
+from ..errors import Action, LibraryBusy, hint
 
 
 class WriterLock:
@@ -17,7 +17,7 @@ class WriterLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = None
+        self._fh: IO[str] | None = None
 
     def __enter__(self) -> WriterLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,8 +27,7 @@ class WriterLock:
         except OSError:
             fh.close()
             raise LibraryBusy(
-                "Another PhotoSearch window or command is updating this library right now. "
-                "Wait for it to finish, then try again."
+                "Another PhotoSearch window or command is updating this library right now.", hint(Action.WAIT)
             ) from None
         fh.seek(0)
         fh.truncate()
@@ -46,22 +45,22 @@ class WriterLock:
             self._fh = None
 
 
-if os.name == "nt":
+if sys.platform == "win32":
     import msvcrt
 
-    def _lock(fh) -> None:  # type: ignore[no-untyped-def]
+    def _lock(fh: IO[str]) -> None:
         fh.seek(0)
         msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
 
-    def _unlock(fh) -> None:  # type: ignore[no-untyped-def]
+    def _unlock(fh: IO[str]) -> None:
         fh.seek(0)
         msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
 
 else:
     import fcntl
 
-    def _lock(fh) -> None:  # type: ignore[no-untyped-def]
+    def _lock(fh: IO[str]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    def _unlock(fh) -> None:  # type: ignore[no-untyped-def]
+    def _unlock(fh: IO[str]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -19,13 +19,13 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from .records import PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+from ..errors import Action, CatalogDamaged, CatalogError, DiskFull, hint
+from ..records import KnownFile, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
 
 log = logging.getLogger(__name__)
 
@@ -124,20 +124,12 @@ def folder_of(rel: str) -> str:
     return rel.rpartition("/")[0]
 
 
-class CatalogError(RuntimeError):
-    """The catalog cannot be used; the message is meant for the user."""
-
-
-class CatalogDamaged(CatalogError):
-    """The catalog file is damaged (or is not a catalog at all)."""
-
-
-class DiskFull(CatalogError):
-    """A write to the catalog failed for lack of space; the transaction was rolled back."""
-
-
 _SQLITE_IOERR_SHMSIZE = 4874
-DISK_FULL_MESSAGE = "The disk holding the index is full: free some space, then run again; nothing was lost."
+DISK_FULL_MESSAGE = "The disk holding the index is full; nothing was lost."
+
+
+def disk_full() -> DiskFull:
+    return DiskFull(DISK_FULL_MESSAGE, hint(Action.FREE_DISK))
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -151,16 +143,6 @@ def _is_disk_full(exc: BaseException) -> bool:
 def _is_damage(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc) or "not a database" in str(exc)
-
-
-@dataclass(frozen=True)
-class KnownFile:
-    id: int
-    size: int
-    mtime_ns: int
-    fingerprint: str | None
-    status: str
-    error: str | None = None
 
 
 def _dt_to_db(value: datetime | None) -> str | None:
@@ -261,7 +243,7 @@ class Catalog:
                     self.frozen_by_full_disk = True
                     return self.conn
                 if _is_disk_full(exc):
-                    raise DiskFull(DISK_FULL_MESSAGE) from exc
+                    raise disk_full() from exc
                 if _is_damage(exc):
                     raise CatalogDamaged(f"The catalog {self.path} is damaged or not a catalog: {exc}") from exc
                 raise CatalogError(f"Cannot open the catalog {self.path}: {exc}") from exc
@@ -286,7 +268,7 @@ class Catalog:
         so the catalog stays as it was before the transaction."""
         conn = self.conn
         if self.frozen_by_full_disk:
-            raise DiskFull(DISK_FULL_MESSAGE)
+            raise disk_full()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -302,7 +284,7 @@ class Catalog:
                 raise
         except (sqlite3.Error, OSError) as exc:
             if _is_disk_full(exc):
-                raise DiskFull(DISK_FULL_MESSAGE) from exc
+                raise disk_full() from exc
             raise
 
     def integrity_problem(self) -> str | None:
@@ -342,7 +324,8 @@ class Catalog:
             if version > SCHEMA_VERSION:
                 raise CatalogError(
                     f"The catalog {self.path} was written by a newer PhotoSearch "
-                    f"(schema {version}, this version knows {SCHEMA_VERSION}). Update the app."
+                    f"(schema {version}, this version knows {SCHEMA_VERSION}).",
+                    hint(Action.UPDATE_APP),
                 )
             if version == SCHEMA_VERSION:
                 # Cheap on purpose: the header and the schema only. PRAGMA quick_check reads
@@ -364,7 +347,7 @@ class Catalog:
                     tx.execute(f"PRAGMA user_version = {step + 1}")
         except sqlite3.DatabaseError as exc:
             if _is_disk_full(exc):
-                raise DiskFull(DISK_FULL_MESSAGE) from exc
+                raise disk_full() from exc
             raise CatalogDamaged(f"The catalog {self.path} is damaged or not a catalog: {exc}") from exc
 
     # -- meta --------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def _checksum(*arrays: np.ndarray) -> str:
         data = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
         whole = len(data) // 8 * 8
         total = int(data[:whole].view(np.uint64).sum(dtype=np.uint64)) + int(data[whole:].sum())
-        parts.append(f"{total:x}-{zlib.crc32(data[: 1 << 20]):08x}-{len(data)}")
+        parts.append(f"{total:x}-{zlib.crc32(data[: 1 << 20].tobytes()):08x}-{len(data)}")
     return ",".join(parts)
 
 

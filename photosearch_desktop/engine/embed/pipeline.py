@@ -23,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .fingerprint import fingerprint
-from .loader import LoadError, load_image
-from .models.base import Embedder
-from .pixel_hash import perceptual_hash
-from .records import PhotoMeta, Progress
+from ..errors import LoadError
+from ..media.loader import load_image
+from ..media.pixel_hash import perceptual_hash
+from ..models.base import Embedder
+from ..records import PhotoMeta, PipelineOptions, Progress
+from ..scan.fingerprint import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,6 @@ Embedded = tuple[int, np.ndarray, PhotoMeta, str | None]  # photo id, vector, me
 Skipped = tuple[int, str, str | None]  # photo id, reason, fingerprint
 StoreBatch = Callable[[list[Embedded], list[Skipped]], None]
 CORES = os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    batch_size: int | None = None  # default: the model's cpu_batch_size on a CPU, 64 on a GPU
-    decode_workers: int = CORES
-    model_workers: int | None = None  # inference streams; default: one per core on CPU, one on a GPU
-    commit_every: int = 256  # photos
-    commit_seconds: float = 5.0  # or this long, whichever comes first
-    # A decode that runs longer (a hung network drive, a pathological file) is skipped with a
-    # reason, and the run goes on without waiting for it.
-    decode_timeout: float = 60.0  # seconds
 
 
 TOO_SLOW = (
@@ -90,7 +79,9 @@ class _DecodeThreads:
     """
 
     def __init__(self, workers: int) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Future[_Decoded], Callable[..., _Decoded], tuple[object, ...]] | None] = (
+            queue.SimpleQueue()
+        )
         self._threads: list[threading.Thread] = []
         self._abandoned: set[threading.Thread] = set()
         for _ in range(max(1, workers)):
@@ -176,7 +167,7 @@ class _Run:
         self.progress(Progress(done=self.done, total=self.total, rate=rate, eta_s=eta, phase=phase))
 
     def add_batch(self, batch: list[_Decoded], vectors: np.ndarray) -> None:
-        for d, vec in zip(batch, vectors):
+        for d, vec in zip(batch, vectors, strict=True):
             self.embedded.append((d.photo_id, vec, d.meta, d.fingerprint))  # type: ignore[arg-type]
         self.done += len(batch)
         self.maybe_commit()
@@ -210,9 +201,10 @@ def embed_pending(
     store: StoreBatch,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
-    options: PipelineOptions = PipelineOptions(),
+    options: PipelineOptions | None = None,
 ) -> PipelineResult:
     """Embed ``jobs`` (photo id, relative path); ``store`` saves each batch of results."""
+    options = options or PipelineOptions()
     on_cpu = embedder.device == "cpu"
     streams = options.model_workers or (CORES if on_cpu else 1)
     batch_size = options.batch_size or (embedder.cpu_batch_size if on_cpu else 64)

@@ -16,35 +16,19 @@ from __future__ import annotations
 import csv
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .catalog import Catalog
-from .records import SearchFilters
+from ..errors import Action, EvaluationError, hint
+from ..records import EvaluationReport, SearchFilters
+from ..store.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
 KS = (1, 4, 10)
 NS_DEPTH = 3  # N-S: top 4 counting the query itself, so 3 answers
 QUERY_BATCH = 256  # queries per matrix product: 256 x photos float32 scores
-
-
-class EvaluationError(ValueError):
-    """The groups file cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class EvaluationReport:
-    queries: int  # labelled photos whose group has another indexed member
-    photos: int  # indexed photos ranked (queries' groups + distractors)
-    groups: int
-    precision: dict[int, float]
-    recall: dict[int, float]
-    mean_average_precision: float
-    ns_score: float
-    unmatched: tuple[str, ...]  # rows of the groups file with no indexed photo
 
 
 def read_groups(path: Path, catalog: Catalog) -> tuple[dict[int, str], list[str]]:
@@ -62,15 +46,15 @@ def read_groups(path: Path, catalog: Catalog) -> tuple[dict[int, str], list[str]
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None or not {"filename", "group_id"} <= set(reader.fieldnames):
-                raise EvaluationError(f"{path} needs a header line with the columns filename,group_id.")
+                raise EvaluationError(f"{path} needs a header line with the columns filename,group_id.", hint(Action.CHECK_INPUT))
             rows = [(r["filename"].strip().replace("\\", "/"), r["group_id"].strip()) for r in reader]
     except UnicodeDecodeError as exc:
-        raise EvaluationError(f"{path} is not a text CSV file: {exc}") from exc
+        raise EvaluationError(f"{path} is not a text CSV file: {exc}", hint(Action.CHECK_INPUT)) from exc
     groups: dict[int, str] = {}
-    unmatched = []
+    unmatched: list[str] = []
     for name, group in rows:
         rel = name.removeprefix("./")
-        pid = indexed.get(rel) or indexed.get(f"images/{rel}")
+        pid: int | None = indexed.get(rel) or indexed.get(f"images/{rel}")
         if pid is None and len(by_name.get(PurePosixPath(rel).name, [])) == 1:
             pid = by_name[PurePosixPath(rel).name][0]
         if pid is None:
@@ -78,7 +62,7 @@ def read_groups(path: Path, catalog: Catalog) -> tuple[dict[int, str], list[str]
         else:
             groups[pid] = group
     if not groups:
-        raise EvaluationError(f"No row of {path} names an indexed photo of this library.")
+        raise EvaluationError(f"No row of {path} names an indexed photo of this library.", hint(Action.CHECK_INPUT))
     if unmatched:
         log.warning("%d rows of %s name no indexed photo, e.g. %s", len(unmatched), path, unmatched[0])
     return groups, unmatched
@@ -94,14 +78,14 @@ def evaluate(catalog: Catalog, groups: dict[int, str], unmatched: list[str] | No
             members[group].append(position[pid])
     queries = [(row, g) for g, rows in members.items() if len(rows) > 1 for row in rows]
     if not queries:
-        raise EvaluationError("No group has two indexed photos: nothing to evaluate.")
+        raise EvaluationError("No group has two indexed photos: nothing to evaluate.", hint(Action.CHECK_INPUT))
     depth = max(*KS, NS_DEPTH)
     hits_at: dict[int, list[int]] = {k: [] for k in (*KS, NS_DEPTH)}  # relevant photos in the top k
     relevant_counts, average_precisions = [], []
     for start in range(0, len(queries), QUERY_BATCH):
         batch = queries[start : start + QUERY_BATCH]
         scores = vectors[[row for row, _ in batch]] @ vectors.T
-        for line, (row, group) in zip(scores, batch):
+        for line, (row, group) in zip(scores, batch, strict=True):
             line[row] = -np.inf  # the query is not its own answer
             relevant = np.array([r for r in members[group] if r != row])
             is_relevant = np.isin(np.argsort(-line, kind="stable")[:depth], relevant)

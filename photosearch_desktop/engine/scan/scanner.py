@@ -12,8 +12,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .formats import NOT_PHOTOS, RAW_EXTENSIONS, sniff
-from .records import SkippedFile
+from ..media.formats import NOT_PHOTOS, RAW_EXTENSIONS, sniff
+from ..records import SkippedFile
 
 log = logging.getLogger(__name__)
 

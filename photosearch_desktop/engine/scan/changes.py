@@ -7,9 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import KnownFile
+from ..records import RETRY_REASONS, KnownFile
 from .fingerprint import fingerprint
-from .records import RETRY_REASONS
 from .scanner import FileStat, ScanResult
 
 log = logging.getLogger(__name__)
@@ -44,15 +43,15 @@ def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) ->
         gone_by_size[k.size].append((rel, k))
 
     for rel, st in scan.files.items():
-        k = known.get(rel)
-        if k is None:
+        seen = known.get(rel)
+        if seen is None:
             _new_or_moved(root, rel, st, gone_by_size, changes)
-        elif k.size != st.size or k.mtime_ns != st.mtime_ns:
-            changes.modified.append((k.id, st.size, st.mtime_ns, None))
+        elif seen.size != st.size or seen.mtime_ns != st.mtime_ns:
+            changes.modified.append((seen.id, st.size, st.mtime_ns, None))
         else:
             changes.unchanged += 1
-            if k.status == "skipped" and (k.error or "").startswith(RETRY_REASONS):
-                changes.retried.append(k.id)
+            if seen.status == "skipped" and (seen.error or "").startswith(RETRY_REASONS):
+                changes.retried.append(seen.id)
     moved_ids = {m[0] for m in changes.moved}
     changes.deleted = [k.id for k in gone.values() if k.id not in moved_ids]
     return changes

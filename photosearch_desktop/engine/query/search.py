@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog
+from ..records import SearchFilters, SearchResult
+from ..store.catalog import Catalog
+from ..store.vector_index import VectorIndex
 from .diversity import fold_near_duplicates
-from .records import SearchFilters, SearchResult
-from .vector_index import VectorIndex
 
 # Collapsing fetches more candidates until k distinct results are found; a library where
 # even this many candidates fold into fewer than k pictures gets fewer results.
@@ -23,7 +23,7 @@ def search_vector(
     root: Path,
     query: np.ndarray,
     k: int,
-    filters: SearchFilters = SearchFilters(),
+    filters: SearchFilters | None = None,
     exclude: Collection[int] = (),
     dup_threshold: float | None = None,
 ) -> list[SearchResult]:
@@ -37,13 +37,14 @@ def search_vector(
     """
     if k <= 0:
         return []
+    filters = filters or SearchFilters()
     allowed = catalog.filtered_ids(filters) if filters.active else None
     if allowed is not None and exclude:
         allowed = np.setdiff1d(allowed, np.fromiter(exclude, dtype=np.int64), assume_unique=True)
     if filters.collapse_duplicates and dup_threshold is not None:
         return _collapsed(catalog, index, root, query, k, filters, exclude, allowed, dup_threshold)
     scores, ids = index.search(query, k + (len(exclude) if allowed is None else 0), allowed)
-    hits = [(float(s), int(i)) for s, i in zip(scores, ids) if int(i) not in exclude][:k]
+    hits = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True) if int(i) not in exclude][:k]
     if filters.min_score is not None:
         hits = [h for h in hits if h[0] >= filters.min_score]
     records = catalog.photos([i for _, i in hits])
@@ -70,7 +71,7 @@ def _collapsed(
         want = fetch + (len(exclude) if allowed is None else 0)
         scores, ids = index.search(query, want, allowed)
         exhausted = len(ids) < want or fetch >= COLLAPSE_MAX_CANDIDATES
-        hits = [(float(s), int(i)) for s, i in zip(scores, ids) if int(i) not in exclude]
+        hits = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True) if int(i) not in exclude]
         if filters.min_score is not None and hits and hits[-1][0] < filters.min_score:
             hits = [h for h in hits if h[0] >= filters.min_score]
             exhausted = True

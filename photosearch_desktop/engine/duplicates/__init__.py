@@ -1,0 +1,1 @@
+"""Duplicates: groups of copies and similar shots, the keeper, pixel checks."""

@@ -1,0 +1,1 @@
+"""Embed: decode threads feeding batched inference, one transaction per batch."""

@@ -1,0 +1,103 @@
+"""One index run: scan the folder, record what changed, embed what is pending, keep the
+vector index in step. Only what changed is done; the caller holds the library's writer lock."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending
+from .models.handle import ModelHandle
+from .records import IndexReport, PipelineOptions, Progress
+from .scan.changes import detect_changes
+from .scan.scanner import scan_library
+from .store.catalog import Catalog
+from .store.index_cache import IndexCache
+
+log = logging.getLogger(__name__)
+
+
+class Indexer:
+    def __init__(
+        self,
+        root: Path,
+        catalog: Catalog,
+        cache: IndexCache,
+        model: ModelHandle,
+        notify: Callable[[str], None],
+    ) -> None:
+        self.root = root
+        self.catalog = catalog
+        self.cache = cache
+        self.model = model
+        self.notify = notify
+
+    def run(
+        self, progress: ProgressCallback | None, cancel: threading.Event | None, options: PipelineOptions
+    ) -> IndexReport:
+        catalog, cache = self.catalog, self.cache
+        report = IndexReport()
+        if progress:
+            progress(Progress(0, 0, 0.0, None, phase="scanning"))
+        damaged = catalog.requeue_damaged_vectors()
+        if damaged:
+            self.notify(
+                f"{len(damaged)} photo(s) had a damaged vector in the catalog (it failed its checksum); "
+                "they are embedded again now."
+            )
+        known = catalog.known_files()
+        scan = scan_library(self.root, known=frozenset(known))
+        changes = detect_changes(self.root, scan, known)
+        report.added, report.modified = len(changes.new), len(changes.modified)
+        report.moved, report.deleted, report.unchanged = len(changes.moved), len(changes.deleted), changes.unchanged
+        report.scan_problems = scan.problems
+        gone = [m[0] for m in changes.modified] + changes.deleted
+        indexed_model = catalog.get_meta("model_name")
+        same_model = indexed_model == self.model.name
+        # Load the index before the catalog changes, so removals update it instead of
+        # invalidating the cache and forcing a rebuild from SQLite.
+        if gone and same_model:
+            cache.get()
+        with cache.changing() as index:
+            if not changes.empty or scan.problems or catalog.has_scan_problems():
+                catalog.apply_changes(
+                    changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried
+                )
+            if gone and same_model and index is not None:
+                index.remove(gone)
+                cache.sync()
+
+        jobs = catalog.pending()
+        # A registry name pins its weights; a weights file may differ from the one indexed,
+        # so then the model is loaded to compare identities.
+        if not jobs and (indexed_model is None or (same_model and self.model.weights is None)):
+            cache.sync()
+            cache.save()
+            return report
+
+        embedder = self.model.get()
+        stored_identity = catalog.get_meta("model_identity")
+        if stored_identity is not None and stored_identity != embedder.identity:
+            log.warning("model changed from %s to %s: re-embedding everything", stored_identity, embedder.identity)
+            catalog.reset_vectors(self.model.name, embedder.identity, embedder.dim)
+            report.rebuilt_for_model = self.model.name
+            cache.reset(catalog)
+            jobs = catalog.pending()
+        elif stored_identity is None:
+            catalog.set_model(self.model.name, embedder.identity, embedder.dim)
+        cache.get()  # loaded before the first commit, which then adds to it
+
+        def store(embedded: list[Embedded], skipped: list[Skipped]) -> None:
+            with cache.changing() as index:
+                catalog.store_batch(embedded, skipped)
+                if embedded and index is not None:
+                    cache.add(index, [e[0] for e in embedded], [e[1] for e in embedded])
+                cache.sync()
+
+        result = embed_pending(self.root, jobs, embedder, store, progress, cancel, options)
+        report.embedded, report.skipped, report.cancelled = result.embedded, result.skipped, result.cancelled
+        cache.sync()
+        cache.save()
+        return report

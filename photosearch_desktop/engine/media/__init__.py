@@ -1,0 +1,1 @@
+"""Load: a photo file's formats, pixels and metadata, decoded defensively."""

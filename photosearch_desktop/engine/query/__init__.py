@@ -1,0 +1,1 @@
+"""Search: query vectors to filtered, ranked results; folding copies; retrieval quality."""

@@ -1,0 +1,1 @@
+"""Scan: walk the library folder (stats only) and compare it with the catalog."""

@@ -1,0 +1,1 @@
+"""Store/index: the SQLite catalog (source of truth) and the FAISS vector index (its cache)."""
