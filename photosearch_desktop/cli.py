@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .engine.errors import Action, Hint, LibraryError, PhotoSearchError
+from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
 from .engine.library import DEFAULT_MODEL, Library, available_models
 from .engine.records import (
     KEEPER_RULE,
@@ -424,13 +424,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _advice(exc: BaseException) -> str:
-    """The error's hint in this command line's words: " Do this, or that." (or "")."""
-    hint = exc.hint if isinstance(exc, PhotoSearchError) else Hint()
-    words = [w for w in (_action_words(a, hint) for a in hint.actions) if w]
-    if not words:
-        return ""
-    text = ", or ".join(words)
-    return f" {text[0].upper()}{text[1:]}."
+    return advice(exc.hint, _action_words) if isinstance(exc, PhotoSearchError) else ""
 
 
 def _action_words(action: Action, hint: Hint) -> str:

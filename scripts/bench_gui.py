@@ -148,7 +148,7 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
     # 1. Open + index from scratch; the model process starts and loads meanwhile.
     probe.set_phase("open + model load")
     started = time.perf_counter()
-    window.open_library(library)
+    window.library.open(library)
     run_event_loop_until(lambda: window.session is not None and window.session.indexing, 60, "indexing to start")
     session = window.session
     session.model_ready.connect(lambda: probe.set_phase("indexing") if probe.phase != "indexing" else None)
@@ -166,7 +166,7 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
     probe.set_phase("query + thumbnails")
     query = next(p for p in sorted(library.rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     t0 = time.perf_counter()
-    window.run_query(Query.from_file(query))
+    window.search.run(Query.from_file(query))
     run_event_loop_until(lambda: window.result_model.rowCount() > 0, 120, "results")
     facts["first_query_s"] = round(time.perf_counter() - t0, 3)
     model = window.result_model

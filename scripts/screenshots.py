@@ -126,7 +126,7 @@ def main() -> int:
     settle()
     save(window, args.out / "screenshot-welcome.png")
 
-    window.open_library(library)
+    window.library.open(library)
     wait_until(lambda: window.session is not None and window.session.indexing
                and window.index_status.bar.maximum() > 0 and window.index_status.bar.value() > 0, 300,
                "indexing progress")
@@ -134,7 +134,7 @@ def main() -> int:
     wait_until(lambda: window.info is not None and not window.session.indexing, 900, "indexing to finish")
 
     query = pick_query(library)
-    window.run_query(Query.from_file(query))
+    window.search.run(Query.from_file(query))
     wait_until(lambda: window.result_model.rowCount() > 0, 120, "results")
     wait_until(lambda: visible_thumbnails_ready(window), 120, "thumbnails")
     window.grid.setCurrentIndex(window.result_model.index(0))
@@ -156,11 +156,11 @@ def main() -> int:
     if skipped_library is None:
         skipped_library = library if args.library else generated_library(work / "Generated")
     if skipped_library != library:
-        window.open_library(skipped_library)
+        window.library.open(skipped_library)
         wait_until(lambda: window.info is not None and window.session is not None and not window.session.indexing,
                    900, "indexing of the skipped-files library")
-    window.show_skipped()
-    dialog = window.skipped_dialog
+    window.library.show_skipped()
+    dialog = window.library.skipped_dialog
     assert dialog is not None
     wait_until(lambda: dialog.summary.text() != "Loading…", 60, "the skipped files")
     dialog.resize(900, 460)

@@ -23,7 +23,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolButto
 
 from photosearch_desktop.engine.system.paths import app_dirs
 from photosearch_desktop.ui.app import ExceptionReporter
-from photosearch_desktop.ui.main_window import LIBRARY_PAGE, WELCOME_PAGE, MainWindow
+from photosearch_desktop.ui.latest import Ticket
+from photosearch_desktop.ui.library_controller import LIBRARY_PAGE, WELCOME_PAGE
+from photosearch_desktop.ui.main_window import MainWindow
 from photosearch_desktop.ui.settings import AppSettings, Preferences
 from photosearch_desktop.ui.settings_dialog import SettingsDialog
 
@@ -198,7 +200,7 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
     assert window.preview.fields["Path"].text() == window.result_model.result(2).photo.rel_path
 
     # Copy path puts the file's path on the clipboard; dragging out carries its URL.
-    window.result_actions.copy_path.trigger()
+    window.commands["copy_path"].trigger()
     assert QGuiApplication.clipboard().text() == window.result_model.result(2).abs_path
     mime = window.result_model.mimeData([window.result_model.index(2)])
     assert [u.toLocalFile() for u in mime.urls()] == [window.result_model.result(2).abs_path]
@@ -231,7 +233,7 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
 
     # Find similar searches with a library photo, which is left out of its own results.
     click_result(qtbot, window, 0)
-    window.result_actions.similar.trigger()
+    window.commands["find_similar"].trigger()
     paths = wait_results(qtbot, window, lambda ps: ps and "2019/Trips/trip3.jpg" not in ps)
     assert "2019/Trips/trip3.jpg" in window.header.title.text()
     assert len(paths) == PHOTOS - 1
@@ -239,30 +241,30 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
 
 def test_update_index_finds_new_photo_and_lists_skipped(qtbot, library: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(library)
+    window.library.open(library)
     wait_indexed(qtbot, window)
 
     new = _write(library / "2021" / "New" / "kite.jpg", _pattern(999))
     query = _near_copy(new, tmp_path / "kite-query.jpg")
-    window.act_update.trigger()
-    assert not window.act_update.isEnabled()  # one indexing run at a time
+    window.commands["update_index"].trigger()
+    assert not window.commands["update_index"].isEnabled()  # one indexing run at a time
     wait_indexed(qtbot, window, PHOTOS + 1)
-    assert window.act_update.isEnabled()
+    assert window.commands["update_index"].isEnabled()
     assert "2021/New" in window.session.info.folders
 
     drop_files(window, query)
     paths = wait_results(qtbot, window)
     assert paths[0] == "2021/New/kite.jpg"
 
-    window.act_skipped.trigger()
-    dialog = window.skipped_dialog
+    window.commands["skipped_files"].trigger()
+    dialog = window.library.skipped_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: bool(dialog.rows()), timeout=QUERY_TIMEOUT_MS)
     rows = dict(dialog.rows())
     assert list(rows) == ["broken.jpg"]
     assert rows["broken.jpg"].strip()
     assert dialog.table.item(0, 0).text() == "broken.jpg"
-    assert "Skipped files (1)" in window.act_skipped.text()
+    assert "Skipped files (1)" in window.commands["skipped_files"].text()
 
 
 BIG = 800  # photos: still indexing when the window closes, even at ~40 photos/s on an idle machine
@@ -273,7 +275,7 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
     for i in range(BIG):
         _write(root / f"set{i % 3}" / f"p{i:03d}.jpg", _pattern(100 + i, (96, 96)))
     window = new_window(qtbot, data_dir)
-    window.open_library(root)
+    window.library.open(root)
     session = window.session
     qtbot.waitUntil(lambda: session.indexing and window.index_status.bar.value() > 0, timeout=INDEX_TIMEOUT_MS)
     assert "photos/s" in window.index_status.label.text() and window.index_status.cancel.isEnabled()
@@ -319,7 +321,7 @@ def test_model_process_killed_while_indexing_is_explained_and_recovers(qtbot, da
     for i in range(photos):
         _write(root / f"p{i:03d}.jpg", _pattern(500 + i, (96, 96)))
     window = new_window(qtbot, data_dir)
-    window.open_library(root)
+    window.library.open(root)
     session = window.session
     qtbot.waitUntil(lambda: session.indexing and window.index_status.bar.value() > 0, timeout=INDEX_TIMEOUT_MS)
     os.kill(session.library.embedder().pid, signal.SIGKILL)
@@ -329,9 +331,9 @@ def test_model_process_killed_while_indexing_is_explained_and_recovers(qtbot, da
     assert box.windowTitle() == "The model stopped"
     assert "stopped unexpectedly" in box.text() and "Traceback" not in box.text()
     box.close()
-    assert not session.indexing and window.act_update.isEnabled()
+    assert not session.indexing and window.commands["update_index"].isEnabled()
 
-    window.act_update.trigger()
+    window.commands["update_index"].trigger()
     wait_indexed(qtbot, window, photos=photos)
     assert not message_boxes("errorMessage", window)
 
@@ -340,7 +342,7 @@ def test_text_search_with_a_clip_model(qtbot, library: Path, data_dir: Path, tin
     _name, checkpoint, config = tiny_clip  # conftest.py: random weights, the real CLIP code path
     # Named by its config file: the window's model process has not seen the test's registration.
     window = new_window(qtbot, data_dir, model=f"clip:{config}", weights=checkpoint)
-    window.open_library(library)
+    window.library.open(library)
     wait_indexed(qtbot, window)
     assert window.search_field.isEnabled()
     assert "words" in window.search_field.toolTip()
@@ -356,7 +358,7 @@ def test_text_search_with_a_clip_model(qtbot, library: Path, data_dir: Path, tin
 
 def test_open_paste_and_stale_results_are_dropped(qtbot, library: Path, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(library)
+    window.library.open(library)
     wait_indexed(qtbot, window)
 
     # Ctrl+O opens an image to search with.
@@ -368,7 +370,7 @@ def test_open_paste_and_stale_results_are_dropped(qtbot, library: Path, data_dir
     assert paths[0] == "2020/Home/home4.jpg" and "opened.jpg" in window.header.title.text()
 
     QGuiApplication.clipboard().setImage(QImage(str(library / "2020" / "Home" / "home2.jpg")))
-    window.act_paste.trigger()
+    window.commands["paste_image"].trigger()
     paths = wait_results(qtbot, window)
     assert paths[0] == "2020/Home/home2.jpg"
     assert "pasted image" in window.header.title.text()
@@ -376,19 +378,18 @@ def test_open_paste_and_stale_results_are_dropped(qtbot, library: Path, data_dir
     # An older query that finishes after a newer one must not replace its results.
     before = result_paths(window)
     engine = window.session._engine
-    stale_seq = window.session._seq - 1
     fake = [window.result_model.result(PHOTOS - 1)]
-    engine.results_ready.emit(stale_seq, fake, 0.01)
+    engine.results_ready.emit(Ticket(0), fake, 0.01)  # a ticket older than every query
     qtbot.wait(50)
     assert result_paths(window) == before
 
 
 def test_settings_are_remembered(qtbot, library: Path, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(library)
+    window.library.open(library)
     qtbot.waitUntil(lambda: window.info is not None, timeout=INDEX_TIMEOUT_MS)
     prefs = Preferences(library=str(library.resolve()), model=MODEL, device="cpu", results_count=30, thumb_size=128)
-    window.apply_preferences(prefs, current_model=MODEL)
+    window.library.apply_preferences(prefs, current_model=MODEL)
     assert window.grid.delegate.thumb_size == 128
     window.resize(780, 640)  # inside the offscreen screen, so restoring does not clamp it
     window.splitter.setSizes([220, 330, 220])
@@ -419,7 +420,7 @@ def test_settings_dialog_describes_models(qtbot, data_dir: Path) -> None:  # typ
 
 def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, library: Path, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(library)
+    window.library.open(library)
     wait_indexed(qtbot, window)
     asked: list[str] = []
 
@@ -429,25 +430,25 @@ def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, libr
     # Declined: nothing changes.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer(QMessageBox.StandardButton.No)))
     session = window.session
-    window.apply_preferences(Preferences(library=str(library), model="clip-vit-b-32"), current_model=MODEL)
+    window.library.apply_preferences(Preferences(library=str(library), model="clip-vit-b-32"), current_model=MODEL)
     assert asked and "indexes all 16 photos again" in asked[0]
     assert window.session is session and window.prefs.model == MODEL
 
     # Accepted: the library re-opens with CLIP, whose weights cannot be downloaded here.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(answer(QMessageBox.StandardButton.Yes)))
-    window.apply_preferences(Preferences(library=str(library), model="clip-vit-b-32"), current_model=MODEL)
+    window.library.apply_preferences(Preferences(library=str(library), model="clip-vit-b-32"), current_model=MODEL)
     qtbot.waitUntil(lambda: bool(message_boxes("errorMessage", window)), timeout=INDEX_TIMEOUT_MS)
     box = message_boxes("errorMessage", window)[0]
     assert box.windowTitle() == "The model could not be loaded"
     assert "could not be downloaded" in box.text() and "Traceback" not in box.text()
     qtbot.waitUntil(lambda: not window.session.indexing, timeout=INDEX_TIMEOUT_MS)
     assert len(message_boxes("errorMessage", window)) == 1  # warm-up and indexing failed alike: one dialog
-    assert window.act_update.isEnabled()  # the app keeps working
+    assert window.commands["update_index"].isEnabled()  # the app keeps working
 
 
 def test_missing_folder_is_explained(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(tmp_path / "gone")
+    window.library.open(tmp_path / "gone")
     qtbot.waitUntil(lambda: bool(message_boxes("errorMessage", window)), timeout=QUERY_TIMEOUT_MS)
     box = message_boxes("errorMessage", window)[0]
     assert "does not exist" in box.text()
@@ -503,7 +504,7 @@ def test_open_show_in_folder_copy_and_find_similar_hand_the_photo_over(qtbot, li
 
     try:
         window = new_window(qtbot, data_dir)
-        window.open_library(library)
+        window.library.open(library)
         wait_indexed(qtbot, window)
         window.filters.collapse_check.setChecked(False)
         drop_files(window, _near_copy(library / "2019" / "Trips" / "trip3.jpg", tmp_path / "q.jpg"))
@@ -521,10 +522,10 @@ def test_open_show_in_folder_copy_and_find_similar_hand_the_photo_over(qtbot, li
         assert menus == [["Open", "Show in folder", "Copy path", "Find similar"]]
         assert system.opened[-1] == str(target.parent)
 
-        window.result_actions.copy_path.trigger()
+        window.commands["copy_path"].trigger()
         assert QGuiApplication.clipboard().text() == str(target)
 
-        window.result_actions.similar.trigger()  # searches again with that photo
+        window.commands["find_similar"].trigger()  # searches again with that photo
         qtbot.waitUntil(lambda: first.photo.rel_path.split("/")[-1] in window.header.title.text(), timeout=QUERY_TIMEOUT_MS)
         paths = wait_results(qtbot, window)
         assert first.photo.rel_path not in paths  # the query photo itself is left out

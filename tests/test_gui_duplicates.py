@@ -37,8 +37,8 @@ def dup_library(tmp_path: Path) -> Path:
 
 
 def open_dialog(qtbot, window: MainWindow) -> DuplicatesDialog:  # type: ignore[no-untyped-def]
-    window.act_duplicates.trigger()
-    dialog = window.duplicates_dialog
+    window.commands["find_duplicates"].trigger()
+    dialog = window.library.duplicates_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.labelled, timeout=QUERY_TIMEOUT_MS)
     return dialog
@@ -56,9 +56,9 @@ def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_libr
     (tmp_path / "xdg").mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the system trash, on this disk
     window = new_window(qtbot, data_dir)
-    window.open_library(dup_library)
+    window.library.open(dup_library)
     wait_indexed(qtbot, window, photos=8)
-    assert window.act_duplicates.isEnabled()
+    assert window.commands["find_duplicates"].isEnabled()
     dialog = open_dialog(qtbot, window)
 
     # The keeper: same resolution and size as its backup copy, so the path decides; the rule is
@@ -124,12 +124,12 @@ def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_libr
                     and {p.rel_path for p in dialog.groups[0].photos} == COPIES - {"2019/Trips/beach small.jpg"},
                     timeout=QUERY_TIMEOUT_MS)
     dialog.close()
-    qtbot.waitUntil(lambda: window.duplicates_dialog is None)
+    qtbot.waitUntil(lambda: window.library.duplicates_dialog is None)
 
 
 def test_collapsed_results_show_one_picture_with_a_badge(qtbot, dup_library: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
-    window.open_library(dup_library)
+    window.library.open(dup_library)
     wait_indexed(qtbot, window, photos=8)
     assert window.filters.collapse_check.isChecked()  # on by default
 

@@ -9,6 +9,7 @@ in Settings". So no message here names a command-line flag or a menu.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -52,6 +53,16 @@ class Hint:
 
 def hint(*actions: Action, **about: Any) -> Hint:
     return Hint(tuple(actions), **about)
+
+
+def advice(hint: Hint, words: Callable[[Action, Hint], str]) -> str:
+    """A hint as one sentence, " Do this, or that." (or ""), each action in a front end's
+    ``words`` (an action it has no words for is left out)."""
+    said = [w for w in (words(a, hint) for a in hint.actions) if w]
+    if not said:
+        return ""
+    text = ", or ".join(said)
+    return f" {text[0].upper()}{text[1:]}."
 
 
 class PhotoSearchError(Exception):

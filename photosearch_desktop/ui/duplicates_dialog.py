@@ -3,9 +3,9 @@ two things done with them: Move to Trash (the system trash, recoverable, after a
 that says how many files) and Export CSV. This is the one place the app ever changes the
 library, and only on that explicit request.
 
-The work runs on its own thread (:class:`DuplicatesWorker`): the search for candidate pairs
-once, at the slider's lowest similarity, so moving the slider only regroups (well within a
-second); then the pixel check that labels each member. Requests are numbered, and a newer one
+The work runs on the library's session (:meth:`~.session.LibrarySession.find_duplicates`): the
+search for candidate pairs once, at the slider's lowest similarity, so moving the slider only
+regroups (well within a second); then the pixel check that labels each member. A newer request
 (the slider moved again) stops the older one's pixel checks.
 """
 
@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,12 +34,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.records import KEEPER_RULE
 from .errors import UserMessage, describe_error
+from .jobs import LibraryInfo
 from .thumbnails import ThumbnailCache
+from .trash import move_to_trash
 
 if TYPE_CHECKING:
-    from ..engine.library import DuplicateFinder, Library
     from ..engine.records import DuplicateGroup, PhotoRecord
+    from .session import LibrarySession
 
 log = logging.getLogger(__name__)
 
@@ -49,61 +50,6 @@ SLIDER_MIN, SLIDER_MAX = 75, 99  # similarity in hundredths; the pair search run
 REGROUP_DELAY_MS = 250  # the slider settles before regrouping
 THUMB_SIDE = 128
 MAX_GROUPS_SHOWN = 200  # widgets per photo: more groups are counted, not drawn
-
-
-def move_to_trash(path: str) -> bool:
-    """The system trash (recoverable), never a permanent delete."""
-    from PySide6.QtCore import QFile
-
-    moved = QFile.moveToTrash(path)  # bool, or (bool, path in the trash) in some bindings
-    return bool(moved[0] if isinstance(moved, tuple) else moved)
-
-
-@dataclass(frozen=True)
-class DuplicatesRequest:
-    seq: int
-    library: Library
-    folder: str
-    threshold: float
-    rebuild: bool  # search pairs again (first time, other folder, after photos were trashed)
-    cancel: threading.Event = field(default_factory=threading.Event)
-
-
-class DuplicatesWorker(QObject):
-    progress = Signal(int, str, int, int)  # seq, what, done, total
-    groups_ready = Signal(int, object, bool)  # seq, list[DuplicateGroup], labels checked
-    failed = Signal(int, object)  # seq, UserMessage
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.latest_seq = 0  # written by the GUI thread; older queued requests are skipped
-        self._finder: DuplicateFinder | None = None
-
-    @Slot(object)
-    def run(self, request: DuplicatesRequest) -> None:
-        from ..engine.errors import Cancelled
-
-        if request.seq < self.latest_seq:
-            return
-        seq = request.seq
-        try:
-            if request.rebuild or self._finder is None:
-                self._finder = None  # files may have changed since: labels are checked again
-                self._finder = request.library.duplicate_finder(request.folder, SLIDER_MIN / 100)
-            groups = self._finder.groups(
-                request.threshold, request.cancel,
-                lambda done, total: self.progress.emit(seq, "Comparing photos", done, total),
-            )
-            self.groups_ready.emit(seq, groups, False)
-            labelled = self._finder.label(
-                groups, request.cancel, lambda done, total: self.progress.emit(seq, "Checking pixels", done, total)
-            )
-            self.groups_ready.emit(seq, labelled, True)
-        except Cancelled:
-            log.debug("duplicate request %d superseded", seq)
-        except Exception as exc:  # noqa: BLE001 - reported to the user in plain words
-            log.warning("finding duplicates failed: %s", exc)
-            self.failed.emit(seq, describe_error(exc))
 
 
 class PhotoTile(QFrame):
@@ -144,32 +90,28 @@ class DuplicatesDialog(QDialog):
 
     trashed = Signal(list)  # absolute paths moved to the trash
 
-    _run_requested = Signal(object)
-
-    def __init__(self, library: Library, thumbnails_dir: Path, folder: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, session: LibrarySession, info: LibraryInfo, folder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        from ..engine.records import KEEPER_RULE
-
         self.setObjectName("duplicatesDialog")
         self.setWindowTitle("Find duplicates" + (f" in {folder}" if folder else ""))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(980, 720)
-        self.library, self.folder = library, folder
+        self.session, self.folder = session, folder
         # Its own cache object: the result grid cancels its pending thumbnails on every query.
-        self.thumbnails = ThumbnailCache(thumbnails_dir, self)
+        self.thumbnails = ThumbnailCache(self)
+        self.thumbnails.attach(session.calls(), info.thumbnails_dir)
         self.keeper_rule = KEEPER_RULE
         self.groups: list[DuplicateGroup] = []
         self.labelled = False
         self.tiles: list[PhotoTile] = []
         self._gone: set[str] = set()  # trashed here; hidden until the index is updated
-        self._seq = 0
-        self._request: DuplicatesRequest | None = None
+        self._started = False
         self._rebuild = True
 
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setObjectName("duplicateThreshold")
         self.slider.setRange(SLIDER_MIN, SLIDER_MAX)
-        self.slider.setValue(min(SLIDER_MAX, max(SLIDER_MIN, round(library.spec.dup_threshold * 100))))
+        self.slider.setValue(min(SLIDER_MAX, max(SLIDER_MIN, round(info.dup_threshold * 100))))
         self.slider.setToolTip("How alike two photos must look to be grouped (cosine similarity).\n"
                                "Lower finds more, including other shots of the same scene.")
         self.value_label = QLabel(self)
@@ -194,7 +136,7 @@ class DuplicatesDialog(QDialog):
         self.select_others = QPushButton("Select all but keepers", self)
         self.select_others.clicked.connect(self.select_all_but_keepers)
         self.clear_button = QPushButton("Clear selection", self)
-        self.clear_button.clicked.connect(lambda: [t.check.setChecked(False) for t in self.tiles])
+        self.clear_button.clicked.connect(self.clear_selection)
         self.trash_button = QPushButton("Move to Trash…", self)
         self.trash_button.setObjectName("moveToTrash")
         self.trash_button.setToolTip("Move the ticked photos to the system trash, from where they can be restored")
@@ -221,18 +163,11 @@ class DuplicatesDialog(QDialog):
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
 
-        self._thread = QThread(self)
-        self._thread.setObjectName("photosearch-duplicates")
-        self.worker = DuplicatesWorker()
-        self.worker.moveToThread(self._thread)
-        self._thread.finished.connect(self.worker.deleteLater)
-        self._run_requested.connect(self.worker.run)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.groups_ready.connect(self._on_groups)
-        self.worker.failed.connect(self._on_failed)
+        session.duplicates_progress.connect(self._on_progress)
+        session.duplicates_ready.connect(self._on_groups)
+        session.duplicates_failed.connect(self._on_failed)
         self.thumbnails.ready.connect(self._on_thumbnail)
         self._closed = False
-        self._thread.start()
         self._slider_moved(self.slider.value())
         self._update_buttons()
 
@@ -252,32 +187,24 @@ class DuplicatesDialog(QDialog):
 
     def _slider_moved(self, value: int) -> None:
         self.value_label.setText(f"{value / 100:.2f}")
-        if self._seq:  # the first search starts with start()
+        if self._started:  # the first search starts with start()
             self._regroup_timer.start()
 
     def _request_groups(self) -> None:
-        if self._request is not None:
-            self._request.cancel.set()  # stops its pixel checks (or its search, if rebuilt)
-        self._seq += 1
-        self.worker.latest_seq = self._seq
-        self._request = DuplicatesRequest(self._seq, self.library, self.folder, self.threshold, self._rebuild)
+        self._started = True
+        self.session.find_duplicates(self.folder, SLIDER_MIN / 100, self.threshold, self._rebuild)
         self._rebuild = False
         self.status.setText("Looking for duplicates…")
-        self._run_requested.emit(self._request)
 
     # -- answers ----------------------------------------------------------------------------------
 
-    def _on_progress(self, seq: int, what: str, done: int, total: int) -> None:
-        if seq == self._seq:
-            self.status.setText(f"{what}… {100 * done // max(1, total)}%")
+    def _on_progress(self, what: str, done: int, total: int) -> None:
+        self.status.setText(f"{what}… {100 * done // max(1, total)}%")
 
-    def _on_failed(self, seq: int, message: UserMessage) -> None:
-        if seq == self._seq:
-            self.status.setText(f"{message.title}: {message.text}")
+    def _on_failed(self, message: UserMessage) -> None:
+        self.status.setText(f"{message.title}: {message.text}")
 
-    def _on_groups(self, seq: int, groups: list[DuplicateGroup], labelled: bool) -> None:
-        if seq != self._seq:
-            return
+    def _on_groups(self, groups: list[DuplicateGroup], labelled: bool) -> None:
         self.labelled = labelled
         self._show([g for g in groups if self._visible(g)])
         extra = sum(len(g.members) for g in self.groups)
@@ -299,8 +226,9 @@ class DuplicatesDialog(QDialog):
         checked = {t.abs_path for t in self.tiles if t.check.isChecked()}
         while self.groups_layout.count() > 1:
             item = self.groups_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.groups, self.tiles = groups, []
         for n, group in enumerate(groups[:MAX_GROUPS_SHOWN], 1):
             box = QGroupBox(f"Group {n} — {len(group.members) + 1} photos", self.container)
@@ -339,6 +267,10 @@ class DuplicatesDialog(QDialog):
         for tile in self.tiles:
             tile.check.setChecked(tile.abs_path not in keepers)
 
+    def clear_selection(self) -> None:
+        for tile in self.tiles:
+            tile.check.setChecked(False)
+
     def _update_buttons(self) -> None:
         n = len(self.selected())
         self.trash_button.setEnabled(n > 0)
@@ -362,7 +294,8 @@ class DuplicatesDialog(QDialog):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        moved, failed = [], []
+        moved: list[str] = []
+        failed: list[str] = []
         for tile in chosen:
             (moved if move_to_trash(tile.abs_path) else failed).append(tile.abs_path)
         log.info("moved %d photos to the trash (%d failed)", len(moved), len(failed))
@@ -401,16 +334,12 @@ class DuplicatesDialog(QDialog):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the worker: a pixel check in progress ends after the photo it is on."""
+        """Stop the duplicate search: a pixel check in progress ends after the photo it is on."""
         if self._closed:
             return
         self._closed = True
-        if self._request is not None:
-            self._request.cancel.set()
-        self.worker.latest_seq = 1 << 62
-        self._thread.quit()
-        self._thread.wait(10_000)
-        self.thumbnails.shutdown()
+        self.session.cancel_duplicates()
+        self.thumbnails.detach()
 
 
 def write_csv(path: Path, groups: list[DuplicateGroup]) -> None:

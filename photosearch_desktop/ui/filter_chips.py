@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 
@@ -48,7 +48,7 @@ class FilterChips(QWidget):
             label.setEnabled(False)
             self._add(label)
 
-    def _add_chip(self, text: str, clear: Signal) -> None:
+    def _add_chip(self, text: str, clear: SignalInstance) -> None:
         chip = QToolButton(self)
         chip.setObjectName("filterChip")
         chip.setText(f"{text}  ×")
@@ -58,7 +58,7 @@ class FilterChips(QWidget):
         chip.clicked.connect(clear.emit)
         self._add(chip)
 
-    def _add_button(self, text: str, signal: Signal) -> None:
+    def _add_button(self, text: str, signal: SignalInstance) -> None:
         button = QToolButton(self)
         button.setText(text)
         button.setAutoRaise(True)

@@ -56,8 +56,8 @@ class FiltersPanel(QWidget):
         for box in (self.from_check, self.to_check):
             box.toggled.connect(self._dates_toggled)
         for edit, box in ((self.from_edit, self.from_check), (self.to_edit, self.to_check)):
-            edit.dateChanged.connect(lambda _d, b=box: b.isChecked() and self.filters_changed.emit())
-        self.undated_check.toggled.connect(lambda _: self._dates_active() and self.filters_changed.emit())
+            edit.dateChanged.connect(lambda _d, b=box: self._date_edited(b))
+        self.undated_check.toggled.connect(lambda _: self._date_edited(None))
 
         dates = QGridLayout()
         dates.addWidget(self.from_check, 0, 0)
@@ -104,7 +104,9 @@ class FiltersPanel(QWidget):
         edit = QDateEdit(value, self)
         edit.setCalendarPopup(True)
         edit.setDisplayFormat("yyyy-MM-dd")
-        edit.findChild(QLineEdit).setAcceptDrops(False)  # photos dropped here search, not type
+        line = edit.findChild(QLineEdit)
+        if line is not None:
+            line.setAcceptDrops(False)  # photos dropped here search, not type
         return edit
 
     # -- folders -------------------------------------------------------------------------------
@@ -148,11 +150,13 @@ class FiltersPanel(QWidget):
         self.set_folder("")
 
     def _items(self) -> list[QTreeWidgetItem]:
-        out, stack = [], [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        out: list[QTreeWidgetItem] = []
+        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         while stack:
             item = stack.pop()
-            out.append(item)
-            stack.extend(item.child(i) for i in range(item.childCount()))
+            if item is not None:
+                out.append(item)
+                stack.extend(item.child(i) for i in range(item.childCount()))
         return out
 
     @staticmethod
@@ -166,6 +170,11 @@ class FiltersPanel(QWidget):
 
     def _dates_active(self) -> bool:
         return self.from_check.isChecked() or self.to_check.isChecked()
+
+    def _date_edited(self, box: QCheckBox | None) -> None:
+        """A date or the undated box changed: only matters while that date filter is on."""
+        if (box.isChecked() if box is not None else self._dates_active()):
+            self.filters_changed.emit()
 
     def _dates_toggled(self) -> None:
         self.from_edit.setEnabled(self.from_check.isChecked())
@@ -189,7 +198,7 @@ class FiltersPanel(QWidget):
     def date_range(self) -> tuple[date | None, date | None]:
         start = self.from_edit.date().toPython() if self.from_check.isChecked() else None
         end = self.to_edit.date().toPython() if self.to_check.isChecked() else None
-        return start, end
+        return start, end  # type: ignore[return-value]  # QDate.toPython gives a date
 
     # -- score -----------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtGui import QImage
 
+from .latest import Ticket
+
 if TYPE_CHECKING:
     from ..engine.library import Library
     from ..engine.records import IndexReport, SearchFilters
@@ -35,6 +37,7 @@ class LibraryInfo:
     model_name: str
     indexed_model: str | None
     supports_text: bool
+    dup_threshold: float
     thumbnails_dir: Path
     folders: list[str]
     indexed: int
@@ -73,7 +76,7 @@ class Query:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    seq: int  # newer requests have higher numbers; older results are dropped
+    ticket: Ticket  # a request that is no longer the newest is skipped, its answer dropped
     query: Query
     k: int
     filters: SearchFilters
@@ -90,3 +93,13 @@ class IndexJob:
 class IndexOutcome:
     report: IndexReport
     info: LibraryInfo
+
+
+@dataclass(frozen=True)
+class DuplicatesRequest:
+    ticket: Ticket
+    library: Library
+    folder: str
+    floor: float  # candidate pairs are searched once at this similarity
+    threshold: float
+    rebuild: bool  # search pairs again (first time, other folder, after photos were trashed)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QPainter, QPaintEvent, QPalette, QPixmap, QResizeEvent
+from PySide6.QtGui import QAction, QImage, QPainter, QPaintEvent, QPalette, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 
 from .errors import describe_error
 from .imaging import load_for_display, pil_to_qimage
-from .result_actions import ResultActions
 from .tasks import BackgroundCalls
 
 if TYPE_CHECKING:
@@ -92,10 +91,10 @@ class PhotoView(QWidget):
 
 
 class PreviewPane(QWidget):
-    def __init__(self, actions: ResultActions, parent: QWidget | None = None) -> None:
+    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("previewPane")
-        self._calls = BackgroundCalls(1, self)
+        self._calls: BackgroundCalls | None = None  # the open library's, see attach()
         self._shown_path: str | None = None
 
         self.photo = PhotoView(self)
@@ -123,7 +122,7 @@ class PreviewPane(QWidget):
 
         buttons = QGridLayout()  # two by two: the pane stays narrow
         buttons.setSpacing(4)
-        for i, action in enumerate(actions.all):
+        for i, action in enumerate(actions):
             button = QToolButton(self)
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -144,8 +143,14 @@ class PreviewPane(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, 520)
 
+    def attach(self, calls: BackgroundCalls | None) -> None:
+        """Load previews with the open library's session (None: no library open)."""
+        self.clear()
+        self._calls = calls
+
     def clear(self) -> None:
-        self._calls.cancel_all()
+        if self._calls is not None:
+            self._calls.cancel_all()
         self._shown_path = None
         self.photo.set_pixmap(None, "Select a result to see it here.")
         self.title.setText("No photo selected")
@@ -166,6 +171,8 @@ class PreviewPane(QWidget):
             return
         self._shown_path = result.abs_path
         self._fill_facts(result.photo, result.score)
+        if self._calls is None:
+            return
         self.photo.set_pixmap(None, "Loading…")
         self._calls.cancel_all()  # only the newest selection matters
         path = Path(result.abs_path)
@@ -189,10 +196,6 @@ class PreviewPane(QWidget):
     def _show_failure(self, path: str, exc: BaseException) -> None:
         if path == self._shown_path:
             self.photo.set_pixmap(None, f"Cannot show this photo.\n{describe_error(exc).text}")
-
-    def shutdown(self) -> None:
-        self._calls.shutdown(2000)
-
 
 def _taken(photo: PhotoRecord) -> str:
     if photo.taken_at is None:

@@ -20,6 +20,7 @@ THUMB_RANGE = (96, 320)
 class Preferences:
     library: str = ""
     model: str = ""  # "" = the engine's default for new libraries
+    weights: str = ""  # a CLIP weights file on this computer ("" = download on first use)
     device: str = "auto"
     results_count: int = 60
     thumb_size: int = 160
@@ -37,6 +38,7 @@ class AppSettings:
         return Preferences(
             library=str(self._qs.value("library", d.library)),
             model=str(self._qs.value("model", d.model)),
+            weights=str(self._qs.value("weights", d.weights)),
             device=device if device in DEVICES else d.device,
             results_count=_clamp(self._int("results_count", d.results_count), RESULTS_RANGE),
             thumb_size=_clamp(self._int("thumb_size", d.thumb_size), THUMB_RANGE),
@@ -63,7 +65,7 @@ class AppSettings:
 
     def _int(self, key: str, default: int) -> int:
         try:
-            return int(self._qs.value(key, default))
+            return int(str(self._qs.value(key, default)))
         except (TypeError, ValueError):
             return default
 

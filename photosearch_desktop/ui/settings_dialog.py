@@ -62,6 +62,17 @@ class SettingsDialog(QDialog):
         self.model_note.setEnabled(False)
         self.model.currentIndexChanged.connect(self._update_note)
 
+        self.weights = QLineEdit(prefs.weights, self)
+        self.weights.setObjectName("weightsFile")
+        self.weights.setPlaceholderText("Downloaded on first use")
+        self.weights.setToolTip("A CLIP weights file (open_clip_model.safetensors) already on this computer,\n"
+                                "for a computer that cannot download it.")
+        browse_weights = QPushButton("Browse…", self)
+        browse_weights.clicked.connect(self._browse_weights)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights, 1)
+        weights_row.addWidget(browse_weights)
+
         self.device = QComboBox(self)
         for name in DEVICES:
             self.device.addItem(DEVICE_LABELS[name], name)
@@ -83,6 +94,7 @@ class SettingsDialog(QDialog):
         form.addRow("Photo folder:", library_row)
         form.addRow("Model:", self.model)
         form.addRow("", self.model_note)
+        form.addRow("Weights file:", weights_row)
         form.addRow("Device:", self.device)
         form.addRow("Results per search:", self.results)
         form.addRow("Thumbnail size:", self.thumb)
@@ -105,10 +117,17 @@ class SettingsDialog(QDialog):
         if folder:
             self.library.setText(folder)
 
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a CLIP weights file", self.weights.text(),
+                                              "Model weights (*.safetensors *.bin *.pt *.pth);;All files (*)")
+        if path:
+            self.weights.setText(path)
+
     def preferences(self) -> Preferences:
         return Preferences(
             library=self.library.text().strip(),
             model=str(self.model.currentData() or ""),
+            weights=self.weights.text().strip(),
             device=str(self.device.currentData()),
             results_count=self.results.value(),
             thumb_size=self.thumb.value(),

@@ -1,5 +1,10 @@
 """Short blocking calls (catalog reads, image decodes) on a thread pool, with the result handed
-back on the GUI thread."""
+back on the GUI thread.
+
+The pool belongs to the library's session (:class:`~.session.LibrarySession`), which waits for
+it when the library closes; each caller holds its own :class:`BackgroundCalls`, whose
+``cancel_all`` drops what it asked for without touching anyone else's calls.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from .latest import LatestOnly, Ticket
+
 log = logging.getLogger(__name__)
 
 Done = Callable[[Any], None]
@@ -17,11 +24,13 @@ Failed = Callable[[BaseException], None]
 
 
 class _Call(QRunnable):
-    def __init__(self, owner: BackgroundCalls, task_id: int, fn: Callable[[], Any]) -> None:
+    def __init__(self, owner: BackgroundCalls, task_id: int, ticket: Ticket, fn: Callable[[], Any]) -> None:
         super().__init__()
-        self._owner, self._task_id, self._fn = owner, task_id, fn
+        self._owner, self._task_id, self._ticket, self._fn = owner, task_id, ticket, fn
 
     def run(self) -> None:
+        if self._ticket.cancelled:
+            return  # asked for before the caller's last cancel_all: nobody wants it now
         try:
             value = self._fn()
         except Exception as exc:  # noqa: BLE001 - handed to the caller's failure callback
@@ -32,36 +41,29 @@ class _Call(QRunnable):
 
 
 class BackgroundCalls(QObject):
-    """A small thread pool whose results arrive through one queued signal on the GUI thread.
-
-    Callbacks are kept here rather than in per-task QObjects, so cancelling (``cancel_all``)
-    simply forgets them: a result that arrives later is dropped.
-    """
+    """One caller's calls on a shared pool; results arrive through one queued signal."""
 
     finished = Signal(int, bool, object)
 
-    def __init__(self, threads: int, parent: QObject | None = None) -> None:
+    def __init__(self, pool: QThreadPool, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
+        self._pool = pool
         self._callbacks: dict[int, tuple[Done, Failed | None]] = {}
         self._ids = itertools.count(1)
+        self._generation = LatestOnly()
+        self._ticket = self._generation.next()
         self.finished.connect(self._deliver)  # queued: emitted from pool threads
 
     def submit(self, fn: Callable[[], Any], on_done: Done, on_failed: Failed | None = None, priority: int = 0) -> int:
         task_id = next(self._ids)
         self._callbacks[task_id] = (on_done, on_failed)
-        self._pool.start(_Call(self, task_id, fn), priority)
+        self._pool.start(_Call(self, task_id, self._ticket, fn), priority)
         return task_id
 
     def cancel_all(self) -> None:
-        """Drop queued calls and forget the callbacks of running ones."""
-        self._pool.clear()
+        """Skip this caller's queued calls and forget the callbacks of running ones."""
+        self._ticket = self._generation.next()
         self._callbacks.clear()
-
-    def shutdown(self, timeout_ms: int) -> bool:
-        self.cancel_all()
-        return self._pool.waitForDone(timeout_ms)
 
     def _deliver(self, task_id: int, ok: bool, value: object) -> None:
         callbacks = self._callbacks.pop(task_id, None)
@@ -70,7 +72,7 @@ class BackgroundCalls(QObject):
         on_done, on_failed = callbacks
         if ok:
             on_done(value)
-        elif on_failed is not None:
-            on_failed(value)  # type: ignore[arg-type]
+        elif on_failed is not None and isinstance(value, BaseException):
+            on_failed(value)
         else:
             log.warning("background call failed: %s", value)

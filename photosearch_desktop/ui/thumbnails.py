@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from .imaging import load_for_display, pil_to_qimage
@@ -106,19 +106,31 @@ def trim_disk_cache(cache_dir: Path, max_bytes: int = DISK_CACHE_MAX_BYTES) -> i
 
 
 class ThumbnailCache(QObject):
-    """Pixmaps by (path, size); ``ready(path)`` fires when one was added."""
+    """Pixmaps by (path, size); ``ready(path)`` fires when one was added. Thumbnails are made
+    on the open library's session (:meth:`attach`); with no library attached nothing is made."""
 
     ready = Signal(str)
 
-    def __init__(self, cache_dir: Path, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.cache_dir = cache_dir
-        threads = max(2, QThreadPool.globalInstance().maxThreadCount() // 2)
-        self._calls = BackgroundCalls(threads, self)
+        self.cache_dir: Path | None = None
+        self._calls: BackgroundCalls | None = None
         self._pixmaps: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._pending: set[tuple[str, int]] = set()
         self._failed: set[tuple[str, int]] = set()
         self._priority = 0
+
+    def attach(self, calls: BackgroundCalls, cache_dir: Path) -> None:
+        """Make thumbnails with ``calls`` into this library's disk cache, trimmed in the
+        background if it grew too big."""
+        self.detach()
+        self._calls, self.cache_dir = calls, cache_dir
+        calls.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=-1_000_000)
+
+    def detach(self) -> None:
+        """The library closed: forget its thumbnails and stop making them."""
+        self.forget()
+        self._calls, self.cache_dir = None, None
 
     def pixmap(self, path: str, side: int) -> QPixmap | None:
         """The thumbnail if it is ready; otherwise asks for it and returns None."""
@@ -127,29 +139,26 @@ class ThumbnailCache(QObject):
         if pixmap is not None:
             self._pixmaps.move_to_end(key)
             return pixmap
-        if key not in self._pending and key not in self._failed:
+        calls, cache_dir = self._calls, self.cache_dir
+        if calls is not None and cache_dir is not None and key not in self._pending and key not in self._failed:
             self._pending.add(key)
             # Newest requests first: what is on screen now beats what scrolled past.
             self._priority += 1
-            self._calls.submit(
-                lambda: make_thumbnail(Path(path), side, self.cache_dir),
+            calls.submit(
+                lambda: make_thumbnail(Path(path), side, cache_dir),
                 lambda image: self._store(key, image),
                 lambda exc: self._fail(key, exc),
                 priority=self._priority,
             )
         return None
 
-    def set_cache_dir(self, cache_dir: Path) -> None:
-        """Use this library's disk cache, trimmed in the background if it grew too big."""
-        self.cache_dir = cache_dir
-        self._calls.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=-1_000_000)
-
     def failed(self, path: str, side: int) -> bool:
         return (path, side) in self._failed
 
     def cancel_pending(self) -> None:
         """Forget queued requests (the grid shows other photos now)."""
-        self._calls.cancel_all()
+        if self._calls is not None:
+            self._calls.cancel_all()
         self._pending.clear()
 
     def forget(self) -> None:
@@ -157,10 +166,6 @@ class ThumbnailCache(QObject):
         self.cancel_pending()
         self._pixmaps.clear()
         self._failed.clear()
-
-    def shutdown(self, timeout_ms: int = 3000) -> None:
-        self._pending.clear()
-        self._calls.shutdown(timeout_ms)
 
     def _store(self, key: tuple[str, int], image: QImage) -> None:
         self._pending.discard(key)

@@ -1,11 +1,14 @@
-"""The two worker objects that run engine work on their own QThreads.
+"""The worker objects that run engine work on the session's threads.
 
 * :class:`EngineWorker` opens the library, loads the model and answers queries.
 * :class:`IndexWorker` runs ``Library.index``; it has its own thread so that queries keep
   working while a library is being indexed (the engine allows that).
+* :class:`DuplicatesWorker` finds duplicate groups; a pixel check can take minutes, so it has
+  a thread of its own too.
 
-They talk to the window only through signals. Every engine error is turned into a plain
-:class:`~.errors.UserMessage` here, so no traceback ever reaches a widget.
+They talk to the window only through signals, and every engine error is turned into a plain
+:class:`~.errors.UserMessage` here, so no traceback ever reaches a widget. Each request
+carries a :class:`~.latest.Ticket`: one that is no longer the newest is skipped.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from PySide6.QtGui import QImage
 from .errors import UserMessage, describe_error
 from .heavy_imports import load_engine_modules, loading_quietly
 from .imaging import load_for_display, pil_to_qimage, qimage_to_pil, scaled_qimage
-from .jobs import IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
+from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
+from .latest import Ticket
 
 if TYPE_CHECKING:
-    from ..engine.library import Library
+    from ..engine.library import DuplicateFinder, Library
     from ..engine.records import Progress, SearchResult
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ def library_info(lib: Library) -> LibraryInfo:
         model_name=lib.model_name,
         indexed_model=lib.indexed_model,
         supports_text=lib.spec.supports_text,
+        dup_threshold=lib.spec.dup_threshold,
         thumbnails_dir=lib.dirs.thumbnails,
         folders=lib.folders(),
         indexed=counts["indexed"],
@@ -60,16 +65,13 @@ class EngineWorker(QObject):
     model_loading = Signal()
     model_ready = Signal()
     model_failed = Signal(object)  # UserMessage
-    query_image = Signal(int, QImage)  # seq, thumbnail of what is searched for
-    results_ready = Signal(int, object, float)  # seq, list[SearchResult], seconds
-    query_failed = Signal(int, object, bool)  # seq, UserMessage, "retry once photos are indexed"
+    query_image = Signal(object, QImage)  # Ticket, thumbnail of what is searched for
+    results_ready = Signal(object, object, float)  # Ticket, list[SearchResult], seconds
+    query_failed = Signal(object, object, bool)  # Ticket, UserMessage, "retry once photos are indexed"
 
     def __init__(self) -> None:
         super().__init__()
         self._lib: Library | None = None
-        # Written by the GUI thread before it queues a request; a queued request older than
-        # this is skipped instead of run (plain int assignment is atomic in Python).
-        self.latest_seq = 0
 
     @Slot(object)
     def open_library(self, request: OpenRequest) -> None:
@@ -77,8 +79,8 @@ class EngineWorker(QObject):
             load_engine_modules()
             lib = self._open(request)
             info = library_info(lib)
-        except Exception as exc:  # noqa: BLE001 - reported to the user in plain words
-            log.warning("could not open %s: %s", request.root, exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the person in plain words
+            log.info("could not open %s: %s", request.root, exc)
             self.open_failed.emit(describe_error(exc))
             return
         self._lib = lib
@@ -111,7 +113,7 @@ class EngineWorker(QObject):
             with loading_quietly():  # the vector index is read here too (seconds at 1M photos)
                 self._lib.warm_up()
         except Exception as exc:  # noqa: BLE001
-            log.warning("model %s failed to load: %s", self._lib.model_name, exc)
+            log.info("model %s failed to load: %s", self._lib.model_name, exc)
             self.model_failed.emit(describe_error(exc))
             return
         log.info("model %s ready in %.1f s", self._lib.model_name, time.perf_counter() - started)
@@ -119,38 +121,25 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def search(self, request: SearchRequest) -> None:
-        if request.seq < self.latest_seq or self._lib is None:
+        if request.ticket.cancelled or self._lib is None:
             return  # a newer query was asked for while this one waited
         started = time.perf_counter()
         try:
-            self._check_model_matches()
             results = self._run(request)
         except Exception as exc:  # noqa: BLE001
-            log.info("query %d failed: %s", request.seq, exc)
+            log.info("query %d failed: %s", request.ticket.seq, exc)
             if self._nothing_indexed_yet():
-                self.query_failed.emit(request.seq, NOTHING_INDEXED_YET, True)
+                self.query_failed.emit(request.ticket, NOTHING_INDEXED_YET, True)
             else:
-                self.query_failed.emit(request.seq, describe_error(exc), False)
+                self.query_failed.emit(request.ticket, describe_error(exc), False)
             return
-        self.results_ready.emit(request.seq, results, time.perf_counter() - started)
+        self.results_ready.emit(request.ticket, results, time.perf_counter() - started)
 
     def _nothing_indexed_yet(self) -> bool:
         try:
             return self._lib is not None and self._lib.counts()["indexed"] == 0
         except Exception:  # noqa: BLE001 - the original error is the one to report
             return False
-
-    def _check_model_matches(self) -> None:
-        from ..engine.errors import LibraryError
-
-        lib = self._lib
-        assert lib is not None
-        if lib.indexed_model and lib.indexed_model != lib.model_name:
-            # The engine's own message names command-line flags; say it the window's way.
-            raise LibraryError(
-                f"This library is indexed with '{lib.indexed_model}' and is being switched to "
-                f"'{lib.model_name}'. Search again when Update index has finished."
-            )
 
     def _run(self, request: SearchRequest) -> list[SearchResult]:
         lib, q = self._lib, request.query
@@ -160,21 +149,21 @@ class EngineWorker(QObject):
             return lib.search_text(q.text, k, filters)
         if q.kind == "image":
             assert q.image is not None
-            self.query_image.emit(request.seq, scaled_qimage(q.image, QUERY_THUMB_SIDE))
+            self.query_image.emit(request.ticket, scaled_qimage(q.image, QUERY_THUMB_SIDE))
             return lib.search_pil(qimage_to_pil(q.image), k, filters)
         assert q.path is not None
-        self._emit_file_thumbnail(request.seq, q.path)
+        self._emit_file_thumbnail(request.ticket, q.path)
         if q.kind == "photo":
             assert q.photo_id is not None
             return lib.search_photo(q.photo_id, k, filters)
         return lib.search_image(q.path, k, filters)
 
-    def _emit_file_thumbnail(self, seq: int, path: Path) -> None:
+    def _emit_file_thumbnail(self, ticket: Ticket, path: Path) -> None:
         try:
             image, _ = load_for_display(path, QUERY_THUMB_SIDE)
         except Exception:  # noqa: BLE001 - the search itself reports an unreadable file
             return
-        self.query_image.emit(seq, pil_to_qimage(image))
+        self.query_image.emit(ticket, pil_to_qimage(image))
 
 
 class IndexWorker(QObject):
@@ -184,6 +173,8 @@ class IndexWorker(QObject):
 
     @Slot(object)
     def run(self, job: IndexJob) -> None:
+        from ..engine.records import PipelineOptions
+
         last_emit = 0.0
         last_phase = ""
 
@@ -196,15 +187,51 @@ class IndexWorker(QObject):
                 self.progress.emit(p)
 
         try:
-            from ..engine.records import PipelineOptions
-
             report = job.library.index(
                 progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size)
             )
             info = library_info(job.library)
         except Exception as exc:  # noqa: BLE001
-            log.warning("indexing failed: %s", exc)
-            log.debug("indexing failure", exc_info=True)
+            log.info("indexing failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
             self.failed.emit(describe_error(exc))
             return
         self.finished.emit(IndexOutcome(report, info))
+
+
+class DuplicatesWorker(QObject):
+    """Candidate pairs are searched once per folder (at the lowest threshold the window
+    offers); another threshold only regroups, and pixel labels are remembered."""
+
+    progress = Signal(object, str, int, int)  # Ticket, what, done, total
+    groups_ready = Signal(object, object, bool)  # Ticket, list[DuplicateGroup], labels checked
+    failed = Signal(object, object)  # Ticket, UserMessage
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._finder: DuplicateFinder | None = None
+
+    @Slot(object)
+    def run(self, request: DuplicatesRequest) -> None:
+        from ..engine.errors import Cancelled
+
+        ticket = request.ticket
+        if ticket.cancelled:
+            return
+        try:
+            if request.rebuild or self._finder is None:
+                self._finder = None  # files may have changed since: labels are checked again
+                self._finder = request.library.duplicate_finder(request.folder, request.floor)
+            groups = self._finder.groups(
+                request.threshold, ticket.cancel,
+                lambda done, total: self.progress.emit(ticket, "Comparing photos", done, total),
+            )
+            self.groups_ready.emit(ticket, groups, False)
+            labelled = self._finder.label(
+                groups, ticket.cancel, lambda done, total: self.progress.emit(ticket, "Checking pixels", done, total)
+            )
+            self.groups_ready.emit(ticket, labelled, True)
+        except Cancelled:
+            log.debug("duplicate request %d superseded", ticket.seq)
+        except Exception as exc:  # noqa: BLE001 - reported to the person in plain words
+            log.info("finding duplicates failed: %s", exc)
+            self.failed.emit(ticket, describe_error(exc))

@@ -40,8 +40,8 @@ def read_groups(path: Path, catalog: Catalog) -> tuple[dict[int, str], list[str]
     """
     indexed = {p: k.id for p, k in catalog.known_files().items() if k.status == "indexed"}
     by_name: dict[str, list[int]] = defaultdict(list)
-    for rel, pid in indexed.items():
-        by_name[PurePosixPath(rel).name].append(pid)
+    for rel, photo_id in indexed.items():
+        by_name[PurePosixPath(rel).name].append(photo_id)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)

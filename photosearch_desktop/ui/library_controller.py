@@ -1,0 +1,348 @@
+"""The open library: opening and closing it, indexing it, its model, and the dialogs about it.
+
+One :class:`~.session.LibrarySession` per open library; this controller starts it, wires its
+signals to the widgets that show them, and closes it when another library opens or the window
+closes. Settings that change the model or the device reopen the library.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..engine.library import DEFAULT_MODEL
+from .duplicates_dialog import DuplicatesDialog
+from .errors import UserMessage, describe_error
+from .index_status import duration
+from .jobs import IndexOutcome, LibraryInfo, OpenRequest
+from .session import LibrarySession
+from .settings_dialog import SettingsDialog
+from .skipped_dialog import SkippedDialog
+
+if TYPE_CHECKING:
+    from ..engine.records import Progress
+    from .main_window import MainWindow
+    from .settings import Preferences
+
+log = logging.getLogger(__name__)
+
+WELCOME_PAGE, LIBRARY_PAGE = 0, 1
+LIBRARY_ACTIONS = ("update_index", "skipped_files", "find_duplicates", "open_image", "paste_image")
+
+
+class LibraryController(QObject):
+    def __init__(self, window: MainWindow, model: str | None, weights: Path | None) -> None:
+        super().__init__(window)
+        self.w = window
+        self.session: LibrarySession | None = None
+        self.skipped_dialog: SkippedDialog | None = None
+        self.duplicates_dialog: DuplicatesDialog | None = None
+        self.clean_shutdown = True
+        self._model_override = model  # from the command line: for the first library opened
+        self._weights = weights
+        self._model_state = ""
+        self._index_phase = ""
+        self._notices_shown: set[str] = set()
+        actions = window.commands
+        actions.connect("choose_library", self.choose)
+        actions.connect("update_index", self.update_index)
+        actions.connect("skipped_files", self.show_skipped)
+        actions.connect("find_duplicates", self.show_duplicates)
+        actions.connect("settings", self.open_settings)
+        window.index_status.cancel_requested.connect(self.cancel_index)
+        window.welcome.choose_folder.connect(self.choose)
+        window.drops.folder.connect(self.folder_dropped)
+
+    @property
+    def info(self) -> LibraryInfo | None:
+        return self.session.info if self.session is not None else None
+
+    # -- opening and closing ----------------------------------------------------------------------
+
+    def start(self, library: Path | None) -> None:
+        """Open ``library`` (or the last one) once the window is on screen."""
+        prefs = self.w.prefs
+        target = library or (Path(prefs.library) if prefs.library else None)
+        if target is not None:
+            self.open(target)
+        else:
+            self.update_enabled()
+
+    def choose(self) -> None:
+        start = self.w.prefs.library or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self.w, "Choose your photo folder", start)
+        if folder:
+            self.open(Path(folder))
+
+    def open(self, root: Path, model: str | None = None) -> None:
+        """Open ``root`` in the background; indexing starts as soon as it is open.
+
+        ``model`` forces a model (the person confirmed the switch); otherwise an indexed
+        library keeps its own model and a new one gets the preferred model.
+        """
+        self._close_session()
+        prefs = self.w.prefs
+        request = OpenRequest(
+            root=root,
+            data_dir=self.w.data_dir,
+            model=model or self._model_override,
+            default_model=prefs.model or None,
+            device=None if prefs.device == "auto" else prefs.device,
+            weights=self._weights or (Path(prefs.weights) if prefs.weights else None),
+        )
+        self._model_override = None
+        session = LibrarySession(request, self)
+        session.opened.connect(self._on_opened)
+        session.open_failed.connect(self._on_open_failed)
+        session.model_loading.connect(lambda: self._set_model_state("loading"))
+        session.model_ready.connect(lambda: self._set_model_state("ready"))
+        session.model_failed.connect(self._on_model_failed)
+        session.index_started.connect(self._on_index_started)
+        session.index_progress.connect(self._on_index_progress)
+        session.index_finished.connect(self._on_index_finished)
+        session.index_failed.connect(self._on_index_failed)
+        self.session = session
+        self.w.search.set_session(session)
+        self._model_state = ""
+        self.w.statusBar().showMessage(f"Opening {root}…")
+        self.w.summary.setText("")
+        self.w.pages.setCurrentIndex(LIBRARY_PAGE)
+        self.update_enabled()
+        if self.w.isVisible():
+            # Lay out and paint the library page now, before a worker starts importing: its
+            # widgets' Python overrides each wait for the GIL while an import holds it.
+            self.w.repaint()
+        session.open()
+
+    def _close_session(self) -> None:
+        if self.session is None:
+            return
+        session, self.session = self.session, None
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.close()  # it works on this session's library
+        self.w.search.set_session(None)
+        self.w.thumbnails.detach()
+        if not session.close():
+            self.clean_shutdown = False
+            log.error("a worker thread did not stop in time; it is left to finish on its own")
+        else:
+            session.deleteLater()
+        self.w.index_status.hide()
+
+    def close(self) -> None:
+        if self.skipped_dialog is not None:
+            self.skipped_dialog.close()
+        self._close_session()
+
+    def _on_opened(self, info: LibraryInfo) -> None:
+        assert self.session is not None
+        self.w.prefs = replace(self.w.prefs, library=str(info.root))
+        self.w.settings.save_preferences(self.w.prefs)
+        self.w.setWindowTitle(f"PhotoSearch — {info.root.name}")
+        self.w.thumbnails.attach(self.session.calls(), info.thumbnails_dir)
+        self.w.filters.set_folders(info.folders, info.root.name)
+        self.w.statusBar().showMessage(f"Opened {info.root}", 4000)
+        self._show_notices(info)
+        self.update_summary()
+        self.update_enabled()
+        self.session.start_index()
+
+    def _on_open_failed(self, message: UserMessage) -> None:
+        self._close_session()
+        self.w.pages.setCurrentIndex(WELCOME_PAGE)
+        self.w.setWindowTitle("PhotoSearch")
+        self.w.statusBar().showMessage(message.text, 10000)
+        self.update_enabled()
+        self.w.messages.show(message)
+
+    def folder_dropped(self, folder: Path) -> None:
+        info = self.info
+        if info is not None and folder.resolve() == info.root:
+            return
+        if info is not None:
+            answer = QMessageBox.question(self.w, "Switch library?", f"Search the photos in {folder} instead of {info.root}?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.open(folder)
+
+    def _show_notices(self, info: LibraryInfo) -> None:
+        for notice in info.notices:
+            if notice not in self._notices_shown:
+                self._notices_shown.add(notice)
+                self.w.messages.show(UserMessage("About this library", notice))
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def _set_model_state(self, state: str) -> None:
+        self._model_state = state
+        self.update_summary()
+
+    def _on_model_failed(self, message: UserMessage) -> None:
+        self._set_model_state("failed")
+        self.w.messages.show(message)
+
+    def update_summary(self) -> None:
+        info = self.info
+        if info is None:
+            self.w.summary.setText("")
+            return
+        parts = []
+        if self.session is None or not self.session.indexing:  # while indexing the strip shows progress
+            parts.append(f"{info.indexed} photo{'s' if info.indexed != 1 else ''} indexed")
+        if info.skipped:
+            parts.append(f"{info.skipped} skipped")
+        model = {"loading": f"loading {info.model_name}…", "failed": f"{info.model_name} unavailable"}
+        parts.append(model.get(self._model_state, info.model_name))
+        self.w.summary.setText(" · ".join(parts))
+        skipped = self.w.commands["skipped_files"]
+        skipped.setText(f"Skipped files ({info.skipped})" if info.skipped else "Skipped files")
+
+    def update_enabled(self) -> None:
+        info = self.info
+        indexing = self.session is not None and self.session.indexing
+        self.w.commands.enable(LIBRARY_ACTIONS, info is not None)
+        update = self.w.commands["update_index"]
+        update.setEnabled(info is not None and not indexing)
+        update.setToolTip("Indexing is running…" if indexing else "Index new, changed, moved and deleted photos (F5)")
+        field = self.w.search_field
+        field.setEnabled(info is not None and info.supports_text)
+        if info is None:
+            field.setPlaceholderText("Describe a photo…")
+            field.setToolTip("Open a photo folder first.")
+        elif info.supports_text:
+            field.setPlaceholderText("Describe a photo, e.g. “dog on a beach” (Enter)")
+            field.setToolTip("Search with words (Ctrl+F, then Enter)")
+        else:
+            field.setPlaceholderText("Text search needs a CLIP model")
+            field.setToolTip(
+                f"The model {info.model_name} understands photos only, so it cannot search with words.\n"
+                "Choose a CLIP model in Settings to search by text."
+            )
+
+    # -- indexing ---------------------------------------------------------------------------------
+
+    def update_index(self) -> None:
+        if self.session is not None:
+            self.session.start_index()  # refused while a run is going: one at a time
+
+    def cancel_index(self) -> None:
+        if self.session is not None:
+            self.session.cancel_index()
+
+    def _on_index_started(self) -> None:
+        self._index_phase = ""
+        self.w.index_status.start()
+        self.update_summary()
+        self.update_enabled()
+
+    def _on_index_progress(self, progress: Progress) -> None:
+        self.w.search.indexing_progressed()
+        first_embedding = progress.phase == "embedding" and self._index_phase != "embedding"
+        self._index_phase = progress.phase
+        self.w.index_status.update_progress(progress)
+        session = self.session
+        if first_embedding and session is not None and session.library is not None:
+            # The scan is done: new folders can be chosen while their photos are indexed.
+            library = session.library
+            session.calls().submit(library.folders, lambda folders: self.w.filters.set_folders(folders, library.root.name))
+
+    def _on_index_finished(self, outcome: IndexOutcome) -> None:
+        self.w.index_status.hide()
+        r, info = outcome.report, outcome.info
+        if r.cancelled:
+            text = f"Indexing stopped. {info.pending} photos still to do — choose Update index to continue."
+        else:
+            changes = f"{r.added} new, {r.modified} changed, {r.moved} moved, {r.deleted} deleted"
+            text = f"Index up to date ({changes}; {r.embedded} indexed, {r.skipped} skipped in {duration(r.seconds)})."
+        if r.rebuilt_for_model:
+            text += f" Rebuilt for {r.rebuilt_for_model}."
+        self.w.statusBar().showMessage(text, 15000)
+        self.w.filters.set_folders(info.folders, info.root.name)
+        self._show_notices(info)
+        self.update_summary()
+        self.update_enabled()
+        if r.added or r.modified or r.moved or r.deleted or r.embedded:
+            self.w.thumbnails.forget()  # changed files get new thumbnails
+            self.w.search.rerun()  # results refresh with what was just indexed
+            if self.duplicates_dialog is not None:
+                self.duplicates_dialog.refresh()
+
+    def _on_index_failed(self, message: UserMessage) -> None:
+        self.w.index_status.hide()
+        self.update_enabled()
+        self.w.statusBar().showMessage(message.text, 15000)
+        self.w.messages.show(message)
+
+    # -- dialogs ----------------------------------------------------------------------------------
+
+    def show_skipped(self) -> None:
+        session = self.session
+        if session is None or session.library is None:
+            return
+        if self.skipped_dialog is None:
+            self.skipped_dialog = SkippedDialog(self.w)
+        dialog = self.skipped_dialog
+        dialog.set_error("Loading…")
+        dialog.show()
+        dialog.raise_()
+        session.calls().submit(session.library.skipped, dialog.set_files,
+                               lambda exc: dialog.set_error(describe_error(exc).text))
+
+    def show_duplicates(self) -> None:
+        if self.session is None or self.session.library is None or self.info is None:
+            return
+        if self.duplicates_dialog is not None:
+            self.duplicates_dialog.close()
+        dialog = DuplicatesDialog(self.session, self.info, self.w.filters.folder(), self.w)
+        # Trashed photos leave the library: the index follows (and then the dialog regroups).
+        dialog.trashed.connect(lambda _paths: self.update_index())
+        dialog.finished.connect(lambda _result: self._duplicates_closed(dialog))
+        self.duplicates_dialog = dialog
+        dialog.show()
+        dialog.start()
+
+    def _duplicates_closed(self, dialog: DuplicatesDialog) -> None:
+        if self.duplicates_dialog is dialog:
+            self.duplicates_dialog = None
+
+    def open_settings(self) -> None:
+        info = self.info
+        current_model = info.model_name if info else (self.w.prefs.model or DEFAULT_MODEL)
+        dialog = SettingsDialog(self.w.prefs, current_model, self.w)
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.apply_preferences(dialog.preferences(), current_model)
+
+    def apply_preferences(self, new: Preferences, current_model: str) -> None:
+        """Save the settings; a new model or device reopens the library (after the person
+        confirmed a re-index), a new folder opens that one."""
+        old, info = self.w.prefs, self.info
+        model_changed = new.model != current_model
+        if model_changed and info is not None and info.indexed_model and info.indexed_model != new.model:
+            answer = QMessageBox.question(
+                self.w,
+                "Re-index with another model?",
+                f"The library is indexed with {info.indexed_model}. Switching to {new.model} indexes all "
+                f"{info.indexed + info.pending} photos again, which can take a while. Search results use the "
+                "new model once it is done.\n\nSwitch the model?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                new = replace(new, model=current_model)
+                model_changed = False
+        self.w.prefs = new
+        self.w.settings.save_preferences(new)
+        if new.thumb_size != old.thumb_size:
+            self.w.grid.set_thumb_size(new.thumb_size)
+        if new.weights != old.weights:
+            self._weights = None  # the command line's file gives way to the one chosen here
+        library_changed = bool(new.library) and (info is None or Path(new.library) != info.root)
+        if library_changed:
+            self.open(Path(new.library))
+        elif info is not None and (model_changed or new.device != old.device or new.weights != old.weights):
+            self.open(info.root, model=new.model if model_changed else None)
+        elif new.results_count != old.results_count:
+            self.w.search.rerun()
