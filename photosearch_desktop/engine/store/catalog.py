@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Action, CatalogDamaged, CatalogError, DiskFull, hint
-from ..records import KnownFile, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+from ..records import BrowseOrder, KnownFile, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,11 @@ MIGRATIONS: tuple[str, ...] = (
     # only pairs whose hashes are close. Photos embedded before have none (decoded as before).
     """
     ALTER TABLE photos ADD COLUMN pixel_hash INTEGER;
+    """,
+    # v5: searches saved under a name (query terms and filters as JSON, see query/saved.py).
+    # They live with the library's index, never in the photo folder.
+    """
+    CREATE TABLE saved_searches (name TEXT PRIMARY KEY, spec TEXT NOT NULL, saved_at REAL NOT NULL);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -143,6 +148,16 @@ def _is_disk_full(exc: BaseException) -> bool:
 def _is_damage(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc) or "not a database" in str(exc)
+
+
+# A photo's date for browsing: its capture date, or its file's date before it has been read.
+_BROWSE_DATE = "COALESCE(taken_at, strftime('%Y-%m-%d %H:%M:%S', mtime_ns / 1000000000, 'unixepoch', 'localtime'))"
+_BROWSE_ORDER: dict[BrowseOrder, str] = {
+    "newest": f"{_BROWSE_DATE} DESC, id DESC",
+    "oldest": f"{_BROWSE_DATE} ASC, id ASC",
+    "name": "CASE WHEN folder = '' THEN rel_path ELSE substr(rel_path, length(folder) + 2) END COLLATE NOCASE, id",
+    "folder": "folder COLLATE NOCASE, rel_path COLLATE NOCASE, id",
+}
 
 
 def _dt_to_db(value: datetime | None) -> str | None:
@@ -624,6 +639,42 @@ class Catalog:
             sql = base
         return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
 
+    def browse_ids(self, filters: SearchFilters, order: BrowseOrder = "newest") -> np.ndarray:
+        """Ids of the photos to browse (indexed, and pending ones: a photo is seen as soon as it
+        is found, before the model has seen it), under the folder and date filters, in ``order``.
+
+        Photos not yet read (pending) have no capture date: their file's date stands in for it.
+        """
+        where = ["status IN ('indexed', 'pending')"]
+        params: list[str | None] = []
+        folder = path_to_db(filters.folder.strip("/"))
+        if folder:
+            where.append("(folder = ? OR (folder >= ? AND folder < ?))")
+            params += [folder, folder + "/", folder + "0"]
+        dated = []
+        if filters.date_from is not None:
+            dated.append(f"{_BROWSE_DATE} >= ?")
+            params.append(_dt_to_db(filters.date_from))
+        if filters.date_to is not None:
+            dated.append(f"{_BROWSE_DATE} <= ?")
+            params.append(_dt_to_db(filters.date_to))
+        if dated:
+            undated = " OR taken_at IS NULL OR taken_source = 'file-mtime'" if filters.include_undated else ""
+            where.append(f"(({' AND '.join(dated)}){undated})")
+        sql = f"SELECT id FROM photos WHERE {' AND '.join(where)} ORDER BY {_BROWSE_ORDER[order]}"
+        return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
+
+    def capture_date_range(self) -> tuple[datetime, datetime] | None:
+        """The first and last camera dates of the indexed photos (file dates if none has one)."""
+        for camera_only in (True, False):
+            extra = " AND taken_source != 'file-mtime'" if camera_only else ""
+            row = self.conn.execute(
+                f"SELECT MIN(taken_at), MAX(taken_at) FROM photos WHERE status = 'indexed' AND taken_at IS NOT NULL{extra}"
+            ).fetchone()
+            if row[0] is not None:
+                return _dt_from_db(row[0]), _dt_from_db(row[1])  # type: ignore[return-value]
+        return None
+
     def pixel_hashes(self, ids: Sequence[int]) -> dict[int, int]:
         """Perceptual hashes of those photos that have one."""
         out: dict[int, int] = {}
@@ -669,6 +720,32 @@ class Catalog:
             "UNION ALL SELECT rel_path, reason FROM scan_problems ORDER BY 1"
         )
         return [SkippedFile(path_from_db(r[0]), r[1] or "Unknown problem") for r in rows]
+
+    # -- saved searches ---------------------------------------------------------------------
+
+    def saved_searches(self) -> list[tuple[str, str, float]]:
+        """(name, spec JSON, saved at) of every saved search, by name."""
+        rows = self.conn.execute("SELECT name, spec, saved_at FROM saved_searches ORDER BY name COLLATE NOCASE")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def save_search(self, name: str, spec: str) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO saved_searches(name, spec, saved_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, saved_at = excluded.saved_at",
+                (name, spec, time.time()),
+            )
+
+    def rename_search(self, old: str, new: str) -> bool:
+        """False when there is no search ``old`` or one named ``new`` already exists."""
+        with self.transaction() as tx:
+            if old != new and tx.execute("SELECT 1 FROM saved_searches WHERE name = ?", (new,)).fetchone():
+                return False
+            return tx.execute("UPDATE saved_searches SET name = ? WHERE name = ?", (new, old)).rowcount == 1
+
+    def delete_search(self, name: str) -> bool:
+        with self.transaction() as tx:
+            return tx.execute("DELETE FROM saved_searches WHERE name = ?", (name,)).rowcount == 1
 
     def consistency_problems(self) -> list[str]:
         """Invariants a crash must never break; an empty list means consistent."""
