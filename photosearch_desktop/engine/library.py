@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from .errors import Action, LibraryError, hint
 from .models.registry import DEFAULT_MODEL, MODELS, get_spec
+from .query.weights import parse_weight
 from .records import (
     BrowseOrder,
     DuplicateGroup,
@@ -62,6 +63,7 @@ __all__ = [
     "available_models",
     "load_preview",
     "model_spec",
+    "parse_weight",
     "pixels_term",
     "preload",
 ]
@@ -339,6 +341,20 @@ class Library:
 
     def delete_search(self, name: str) -> None:
         self._catalog.delete_search(name)
+
+    def export_csv(self, results: Sequence[SearchResult], target: Path) -> None:
+        """Results as a CSV (rank, path, absolute path, score, date...)."""
+        from .query.export import write_csv
+
+        write_csv(results, Path(target))
+
+    def copy_photos(
+        self, photos: Sequence[PhotoRecord], folder: Path, progress: Callable[[int, int], None] | None = None
+    ) -> list[Path]:
+        """Copy photos into ``folder``, never inside the library; nothing is moved."""
+        from .query.export import copy_files
+
+        return copy_files([self.abs_path(p) for p in photos], Path(folder), self.root, progress)
 
     # -- duplicates and quality ------------------------------------------------------------------
 

@@ -27,16 +27,3 @@ def combine(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
             hint(Action.CHECK_INPUT),
         )
     return (total / norm).astype(np.float32)
-
-
-def parse_weight(text: str) -> tuple[float, str]:
-    """``"2:at sunset"`` -> (2.0, "at sunset"); text without a ``WEIGHT:`` prefix weighs 1."""
-    head, sep, rest = text.partition(":")
-    if sep:
-        try:
-            weight = float(head)
-        except ValueError:
-            return 1.0, text
-        if weight > 0 and rest.strip():
-            return weight, rest.strip()
-    return 1.0, text

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from photosearch_desktop.engine.errors import LibraryError
-from photosearch_desktop.engine.query.compose import combine, parse_weight
+from photosearch_desktop.engine.query.compose import combine
+from photosearch_desktop.engine.query.weights import parse_weight
 
 
 def test_two_photos_give_the_normalised_mean() -> None:
