@@ -92,10 +92,11 @@ class QueryTerm:
 
     @property
     def label(self) -> str:
-        """How the term reads to a person: "sunset", "IMG_0042.jpg", "the pasted image"."""
+        """How the term reads to a person: "sunset", "2019/IMG_0042.jpg", "holiday.jpg" (a file
+        outside the library), "the pasted image"."""
         if self.kind == "pixels":
             return self.text or "the pasted image"
-        return self.text.rsplit("/", 1)[-1] if self.kind in ("file", "photo") else self.text
+        return self.text.rsplit("/", 1)[-1] if self.kind == "file" else self.text  # a photo: its path in the library
 
 
 @dataclass(frozen=True)

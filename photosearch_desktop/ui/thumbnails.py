@@ -119,6 +119,9 @@ class ThumbnailCache(QObject):
         self._pending: set[tuple[str, int]] = set()
         self._failed: set[tuple[str, int]] = set()
         self._priority = 0
+        # Paths still wanted (None: all): a request for another path is dropped when its turn
+        # comes, so a fast scroll through a big library does not leave a backlog behind it.
+        self._wanted: frozenset[str] | None = None
 
     def attach(self, calls: BackgroundCalls, cache_dir: Path) -> None:
         """Make thumbnails with ``calls`` into this library's disk cache, trimmed in the
@@ -145,12 +148,23 @@ class ThumbnailCache(QObject):
             # Newest requests first: what is on screen now beats what scrolled past.
             self._priority += 1
             calls.submit(
-                lambda: make_thumbnail(Path(path), side, cache_dir),
+                lambda: self._make(path, side, cache_dir),
                 lambda image: self._store(key, image),
                 lambda exc: self._fail(key, exc),
                 priority=self._priority,
             )
         return None
+
+    def focus(self, paths: set[str]) -> None:
+        """Only these paths are on (or near) the screen now."""
+        self._wanted = frozenset(paths)
+
+    def _make(self, path: str, side: int, cache_dir: Path) -> QImage | None:
+        """Runs in a worker; None when the photo scrolled far away before its turn came."""
+        wanted = self._wanted
+        if wanted is not None and path not in wanted:
+            return None
+        return make_thumbnail(Path(path), side, cache_dir)
 
     def failed(self, path: str, side: int) -> bool:
         return (path, side) in self._failed
@@ -164,11 +178,14 @@ class ThumbnailCache(QObject):
     def forget(self) -> None:
         """Drop the memory cache, e.g. after re-indexing (files may have changed)."""
         self.cancel_pending()
+        self._wanted = None
         self._pixmaps.clear()
         self._failed.clear()
 
-    def _store(self, key: tuple[str, int], image: QImage) -> None:
+    def _store(self, key: tuple[str, int], image: QImage | None) -> None:
         self._pending.discard(key)
+        if image is None:
+            return  # not made: asked for again if it comes back on screen
         self._pixmaps[key] = QPixmap.fromImage(image)
         while len(self._pixmaps) > MEMORY_CACHE_ITEMS:
             self._pixmaps.popitem(last=False)

@@ -57,7 +57,7 @@ def test_save_list_and_run_a_saved_search(indexed, tmp_path: Path, capsys: pytes
     again = run(capsys, "search", str(root), *model, "--saved", "trips", "-k", "5")
     assert again == made
     assert main(["saved", str(root), *model]) == 0
-    assert capsys.readouterr().out.strip() == "trips: +trip_02.jpg, -beach (in 2019)"
+    assert capsys.readouterr().out.strip() == "trips: +2019/Trips/trip_02.jpg, -beach (in 2019)"
     assert main(["search", str(root), *model, "--saved", "nope"]) == 1
     assert "no saved search named 'nope'" in capsys.readouterr().err
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics, QKeyEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QWidget
 
-from .result_delegate import PADDING, ResultDelegate
-from .result_model import ResultModel
+from .photo_delegate import PADDING, PhotoDelegate
+from .photo_model import PhotoModel
 
 DEFAULT_HINT = (
     "Drop a photo anywhere on this window to find photos that look like it.\n"
@@ -21,14 +21,14 @@ _HINT_ALIGNMENT = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
 _HINT_ROLE = QPalette.ColorRole.PlaceholderText
 
 
-class ResultGrid(QListView):
-    activated_result = Signal(QModelIndex)  # double-click or Enter: open the photo
+class PhotoGrid(QListView):
+    activated_item = Signal(QModelIndex)  # double-click or Enter: open the photo
 
-    def __init__(self, model: ResultModel, parent: QWidget | None = None) -> None:
+    def __init__(self, model: PhotoModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultGrid")
         self.setModel(model)
-        self.delegate = ResultDelegate(model.thumb_size, self)
+        self.delegate = PhotoDelegate(model.thumb_size, self)
         self.setItemDelegate(self.delegate)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setMovement(QListView.Movement.Static)
@@ -43,19 +43,22 @@ class ResultGrid(QListView):
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setMouseTracking(True)  # hover highlight
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.doubleClicked.connect(self.activated_result)
+        self.doubleClicked.connect(self.activated_item)
         self._hint = DEFAULT_HINT
+        self.verticalScrollBar().valueChanged.connect(lambda _: self._visible_rows_changed())
+        model.modelReset.connect(lambda: QTimer.singleShot(0, self._visible_rows_changed))
 
     def set_thumb_size(self, side: int) -> None:
         self.delegate.thumb_size = side
         model = self.model()
-        assert isinstance(model, ResultModel)
+        assert isinstance(model, PhotoModel)
         model.set_thumb_size(side)
         self._update_grid_size()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._update_grid_size()
+        self._visible_rows_changed()
 
     def _update_grid_size(self) -> None:
         """Spread the columns over the whole width instead of leaving a gap on the right."""
@@ -69,6 +72,24 @@ class ResultGrid(QListView):
         if size != self.gridSize():
             self.setGridSize(size)
 
+    def visible_rows(self) -> range:
+        """The rows on screen, from the scroll position and the uniform grid (cells are laid out
+        row after row, ``columns`` to a line)."""
+        model, grid = self.model(), self.gridSize()
+        if model is None or grid.width() <= 0 or grid.height() <= 0:
+            return range(0)
+        columns = max(1, (self.viewport().width() - 2) // grid.width())
+        top = self.verticalScrollBar().value()
+        first_line, last_line = top // grid.height(), (top + self.viewport().height()) // grid.height()
+        return range(first_line * columns, min(model.rowCount(), (last_line + 1) * columns))
+
+    def _visible_rows_changed(self) -> None:
+        """Tell the model which rows are on screen: it reads their pages and thumbnails, and
+        those of a screen above and below, and drops requests for rows scrolled far away."""
+        model, rows = self.model(), self.visible_rows()
+        if isinstance(model, PhotoModel) and rows:
+            model.show_window(rows.start, rows.stop - 1)
+
     def set_hint(self, text: str) -> None:
         """What the empty grid says (how to search, or why nothing was found)."""
         self._hint = text
@@ -76,7 +97,7 @@ class ResultGrid(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self.activated_result.emit(self.currentIndex())
+            self.activated_item.emit(self.currentIndex())
             return
         super().keyPressEvent(event)
 

@@ -1,4 +1,5 @@
-"""Paints one result cell: the thumbnail (or a placeholder), its score and its file name.
+"""Paints one grid cell: the thumbnail (or a placeholder), its score (results only) and its
+file name.
 
 Painting only reads what the model already holds; it never touches the disk.
 """
@@ -9,13 +10,13 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QS
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from .result_model import RESULT_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
+from .photo_model import ITEM_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
 
 PADDING = 8
 RADIUS = 6.0
 
 
-class ResultDelegate(QStyledItemDelegate):
+class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
@@ -50,9 +51,9 @@ class ResultDelegate(QStyledItemDelegate):
         score = index.data(SCORE_ROLE)
         if score is not None:
             self._draw_badge(painter, picture, f"{float(score):.2f}", QColor(0, 0, 0, 150), right=False)
-        result = index.data(RESULT_ROLE)
-        if result is not None and result.folded:
-            self._draw_badge(painter, picture, f"+{len(result.folded)}", QColor(20, 90, 200, 210), right=True)
+        item = index.data(ITEM_ROLE)
+        if item is not None and item.folded:
+            self._draw_badge(painter, picture, f"+{len(item.folded)}", QColor(20, 90, 200, 210), right=True)
 
         text_rect = QRect(box.left(), box.bottom() + 4, side, option.rect.bottom() - box.bottom() - 4)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
