@@ -42,6 +42,7 @@ from .records import (
     SkippedFile,
 )
 from .system.lock import WriterLock
+from .system.memory import release_free_memory
 from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ class Library:
             self._replace_if_damaged()
             indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
             report = indexer.run(progress, cancel, options or PipelineOptions())
+        release_free_memory()  # the scan's per-file records: ~150 MB at 100,000 photos
         report.seconds = time.perf_counter() - started
         return report
 

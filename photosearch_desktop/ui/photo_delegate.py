@@ -7,7 +7,7 @@ Painting only reads what the model already holds; it never touches the disk.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from .photo_model import ITEM_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
@@ -74,11 +74,7 @@ class PhotoDelegate(QStyledItemDelegate):
         scaled = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, scaled.width(), scaled.height())
         target.moveCenter(box.center())
-        clip = QPainterPath()
-        clip.addRoundedRect(QRectF(target), 3, 3)
-        painter.setClipPath(clip)
-        painter.drawPixmap(target, pixmap)
-        painter.setClipping(False)
+        painter.drawPixmap(target, pixmap)  # corners rounded when it was made (thumbnails.rounded)
         return target
 
     @staticmethod

@@ -165,7 +165,9 @@ class PhotoModel(QAbstractListModel):
         ids = self._ids[number * PAGE_ROWS : (number + 1) * PAGE_ROWS].tolist()
         self._load_page(ids, lambda records: self._page_read(generation, number, ids, records))
         while len(self._pages) > PAGES_KEPT:
-            self._pages.popitem(last=False)
+            _, forgotten = self._pages.popitem(last=False)
+            for item in forgotten or ():
+                self._row_of.pop(item.abs_path, None)
         return None
 
     def _page_read(self, generation: int, number: int, ids: list[int], records: dict[int, PhotoRecord]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QMenu
 
@@ -152,7 +152,7 @@ class SearchController(QObject):
         self.model.set_browse(library.root, ids, load_page)  # type: ignore[arg-type]
         self.header.show_browse(self.model.total, where)
         self.grid.set_hint("" if self.model.total else _empty_browse_hint(self.filters.filters().active))
-        QTimer.singleShot(0, lambda: self.grid.verticalScrollBar().setValue(scroll))
+        self.grid.scroll_to(scroll)
         self.mode_changed.emit()
 
     def _browse_failed(self, exc: BaseException) -> None:
@@ -246,7 +246,7 @@ class SearchController(QObject):
             return  # back to browsing meanwhile
         self._retry = False
         self.model.set_results(results)
-        self.grid.scrollToTop()
+        self.grid.scroll_to(0)
         self._update_detail(seconds)
 
     def _on_failed(self, message: UserMessage, retry: bool) -> None:
