@@ -26,23 +26,16 @@ def export_results(
         report("Nothing to export: search, or select some photos first.")
         return
     n = len(results)
-    box = QMessageBox(QMessageBox.Icon.Question, "Export results",
-                      f"Export {n} photo{'s' if n != 1 else ''}: as a list (CSV with path, score and date), "
-                      "or as copies of the files in a folder of your choice? The photos themselves stay where they are.",
-                      QMessageBox.StandardButton.Cancel, parent)
-    csv_button = box.addButton("Save as CSV…", QMessageBox.ButtonRole.AcceptRole)
-    copy_button = box.addButton("Copy files…", QMessageBox.ButtonRole.AcceptRole)
-    box.setObjectName("exportChoice")
-    box.exec()
+    kind = ask_kind(parent, n)
     calls = session.calls()
-    if box.clickedButton() is csv_button:
+    if kind == "csv":
         target, _ = QFileDialog.getSaveFileName(parent, "Export results as CSV", str(Path.home() / "photosearch.csv"),
                                                 "CSV files (*.csv)")
         if target:
             calls.submit(lambda: library.export_csv(results, Path(target)),
                          lambda _: report(f"Wrote {n} rows to {target}."),
                          lambda exc: report(describe_error(exc).text))
-    elif box.clickedButton() is copy_button:
+    elif kind == "copy":
         folder = QFileDialog.getExistingDirectory(parent, "Copy the photos into…", str(Path.home()))
         if not folder:
             return
@@ -54,3 +47,17 @@ def export_results(
         calls.submit(lambda: library.copy_photos(photos, Path(folder)),
                      lambda copied: report(f"Copied {len(copied)} photos into {folder}."),
                      lambda exc: report(describe_error(exc).text))
+
+
+def ask_kind(parent: QWidget, n: int) -> str | None:
+    """"csv", "copy", or None when the person cancels."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Export results",
+                      f"Export {n} photo{'s' if n != 1 else ''}: as a list (CSV with path, score and date), "
+                      "or as copies of the files in a folder of your choice? The photos themselves stay where they are.",
+                      QMessageBox.StandardButton.Cancel, parent)
+    box.setObjectName("exportChoice")
+    csv_button = box.addButton("Save as CSV…", QMessageBox.ButtonRole.AcceptRole)
+    copy_button = box.addButton("Copy files…", QMessageBox.ButtonRole.AcceptRole)
+    box.exec()
+    clicked = box.clickedButton()
+    return "csv" if clicked is csv_button else "copy" if clicked is copy_button else None

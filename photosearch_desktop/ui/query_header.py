@@ -159,8 +159,6 @@ class QueryHeader(QWidget):
             self._terms_layout.removeWidget(chip)
             chip.deleteLater()
         self._term_chips = []
-        if len(query.terms) < 2 and not query.negative:
-            return  # one term: the title says it all
         for position, term in enumerate(query.terms):
             chip = QToolButton(self.terms)
             chip.setObjectName("termChip" if term.weight > 0 else "avoidChip")
