@@ -1,4 +1,4 @@
-"""Fixtures shared by the engine, CLI and GUI tests."""
+"""Fixtures shared by the unit, integration and GUI tests."""
 
 from __future__ import annotations
 
@@ -11,18 +11,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/imagegen.py, tinyclip.py
+# The tests' helper modules (imagegen, libgen, tinyclip, whitebox...) import by their names.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 from tinyclip import make_tiny_clip  # noqa: E402
-
-SHARED = Path(os.environ.get("PHOTOSEARCH_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
-
-
-def shared_dataset(name: str) -> Path:
-    path = SHARED / "data" / name
-    if not path.is_dir():
-        pytest.skip(f"shared data set {name} is not on this machine ({path})")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from childproc import child_env, driver
 from imagegen import random_bytes
 from libgen import LAYOUT, make_library, near_copy, picture, tree_digest, write_photo
 from whitebox import catalog_of
@@ -239,19 +239,10 @@ def test_library_files_are_never_touched_and_read_only_library_works(tmp_path: P
     assert sorted(p.name for p in root.iterdir()) == sorted({r.split("/")[0] for r, _, _ in LAYOUT} | {"junk.jpg"})
 
 
-KILL_DRIVER = """
-import sys, open_clip
-open_clip.add_model_config(sys.argv[1])
-from photosearch_desktop.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
-
 def _run_cli(args: list[str], config: Path, data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PHOTOSEARCH_DATA_DIR": str(data_dir), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     return subprocess.Popen(
-        [sys.executable, "-c", KILL_DRIVER, str(config), *args],
-        env=env,
+        [sys.executable, driver("cli_with_config"), str(config), *args],
+        env=child_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
