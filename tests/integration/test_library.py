@@ -148,6 +148,10 @@ def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     assert catalog_of(library).consistency_problems() == []
 
 
+@pytest.mark.expect_log(  # the cache flipped, then deleted
+    r"^vector cache .*vectors\.faiss is damaged \(checksum mismatch\); rebuilding$",
+    r"^vector cache .*vectors\.faiss is unreadable: ",
+)
 def test_vector_cache_reloads_and_matches_catalog(library: Library, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     query = catalog_of(library).photo_by_path("2019/Trips/trip_05.jpg").id
     before = [(r.photo.id, round(r.score, 5)) for r in library.search_photo(query, k=10)]
@@ -166,6 +170,11 @@ def test_vector_cache_reloads_and_matches_catalog(library: Library, tiny_clip, d
         lib.close()
 
 
+# The test makes other random weights (open_clip says so, on the root logger), then the index is redone.
+@pytest.mark.expect_log(
+    r"^No pretrained weights loaded for model 'tiny-clip-test'",
+    r"^model changed from open_clip/tiny-clip-test/\S+ to open_clip/tiny-clip-test/\S+: re-embedding everything$",
+)
 def test_changing_the_model_rebuilds_and_never_mixes(library: Library, tiny_clip, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import open_clip
     import torch

@@ -118,6 +118,10 @@ def test_a_cache_left_from_a_deleted_catalog_is_not_trusted(
     lib.close()
 
 
+@pytest.mark.expect_log(
+    r"^vector cache .*vectors\.faiss is damaged \(checksum mismatch\); rebuilding$",
+    r"^vector cache .*vectors\.faiss is unreadable: ",
+)
 @pytest.mark.parametrize("how", ["flip", "truncate", "garbage-stamp", "empty"])
 def test_a_damaged_vector_cache_is_rebuilt_not_trusted(tmp_path: Path, tiny_clip, data_dir: Path, how: str) -> None:  # type: ignore[no-untyped-def]
     root = make_library(tmp_path / "lib")
@@ -142,6 +146,7 @@ def test_a_damaged_vector_cache_is_rebuilt_not_trusted(tmp_path: Path, tiny_clip
     lib.close()
 
 
+@pytest.mark.expect_log(r"^1 stored vectors in .*catalog\.sqlite failed their checksum: left out$")
 @pytest.mark.parametrize("cache", ["kept", "deleted"])
 def test_a_bit_flipped_inside_a_stored_vector_is_never_searched_with(
     tmp_path: Path, tiny_clip, data_dir: Path, cache: str

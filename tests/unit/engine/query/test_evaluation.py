@@ -13,6 +13,8 @@ from photosearch_desktop.engine.errors import EvaluationError
 from photosearch_desktop.engine.query.evaluation import evaluate, read_groups
 
 
+# The groups file's missing.jpg.
+@pytest.mark.expect_log(r"^1 rows of .*groups\.csv name no indexed photo, e\.g\. missing\.jpg$")
 def test_groups_csv_matching_and_metrics_on_constructed_vectors(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     centres = [unit(rng.standard_normal(16)) for _ in range(3)]

@@ -38,6 +38,8 @@ def test_vector_index_exact_top_k_with_and_without_filter() -> None:
     assert list(index.search(q, 5, np.array([1003, 5_000_000], dtype=np.int64))[1]) == [1003]
 
 
+# The flipped byte.
+@pytest.mark.expect_log(r"^vector cache .*vectors\.faiss is damaged \(checksum mismatch\); rebuilding$")
 def test_vector_cache_is_rejected_when_stale_or_damaged(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     index = VectorIndex(8)
@@ -62,6 +64,8 @@ def _clustered(rng: np.random.Generator, clusters: int, per: int, d: int) -> np.
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+# The .ivf file damaged at the end.
+@pytest.mark.expect_log(r"^vector cache .*v\.faiss is damaged \(checksum mismatch\); rebuilding$")
 def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import photosearch_desktop.engine.store.vector_index as vi
 
