@@ -77,7 +77,9 @@ def test_logfail_fails_tests_that_log_unexpected_warnings(pytester: pytest.Pytes
     (pytester.path / "helpers").symlink_to(TESTS / "helpers")  # what conftest.py imports
     inner = pytester.makepyfile(test_inner=INNER)
     recorder = pytester.inline_run(inner, "-p", "no:cacheprovider")
-    reports = {(r.nodeid.split("::")[-1], r.when): r for r in recorder.getreports("pytest_runtest_logreport")}
+    reports: dict[tuple[str, str], pytest.TestReport] = {
+        (r.nodeid.split("::")[-1], r.when): r for r in recorder.getreports("pytest_runtest_logreport")
+    }
 
     def outcome(test: str, when: str = "call") -> str:
         return reports[test, when].outcome
