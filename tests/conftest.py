@@ -60,6 +60,7 @@ class LogFailHandler(logging.Handler):
         super().__init__(LOGFAIL_LEVEL)
         self.expected = expected
         self.unexpected: list[str] = []
+        self.test_failed = False  # or was skipped: that is all its report says
 
     @staticmethod
     def counts(record: logging.LogRecord) -> bool:
@@ -121,7 +122,7 @@ def logfail(request: pytest.FixtureRequest) -> Iterator[LogFailHandler]:
 
     A record emitted while the test is set up or runs fails the test itself; one emitted while
     its fixtures are torn down is reported as an error of that teardown. A test that fails for
-    a reason of its own reports that reason alone.
+    a reason of its own reports that reason alone (the warnings are in its captured log).
     """
     patterns = [re.compile(p) for mark in request.node.iter_markers("expect_log") for p in mark.args]
     handler = LogFailHandler(patterns)
@@ -132,21 +133,23 @@ def logfail(request: pytest.FixtureRequest) -> Iterator[LogFailHandler]:
         yield handler
     finally:
         root.removeHandler(handler)
-    if unexpected := handler.take():
+    if (unexpected := handler.take()) and not handler.test_failed:
         _fail_for(unexpected, "while the test's fixtures were set up or torn down")
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fails the test (not its teardown) for the unexpected warnings of its setup and body. A
-    test that failed (or was skipped) for a reason of its own reports that reason alone: its
-    records are in its captured log."""
+    test that failed (or was skipped) for a reason of its own reports that reason alone, even
+    when its teardown then logs (a window closed while its work still runs): its records are
+    in its captured log."""
     handler = item.stash.get(LOGFAIL_KEY, None)
     try:
         result = yield
     except BaseException:
         if handler is not None:
             handler.take()
+            handler.test_failed = True
         raise
     if handler is not None and (unexpected := handler.take()):
         _fail_for(unexpected, "while the test was set up or ran")

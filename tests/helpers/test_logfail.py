@@ -65,7 +65,7 @@ def test_a_warning_in_a_fixture_teardown(noisy_teardown):
     pass
 
 
-def test_a_failure_of_its_own_is_not_hidden():
+def test_a_failure_of_its_own_is_not_hidden(noisy_teardown):
     log.warning("logfail self-test: before the failure")
     assert 1 == 2
 '''
@@ -103,7 +103,8 @@ def test_logfail_fails_tests_that_log_unexpected_warnings(pytester: pytest.Pytes
     assert outcome("test_a_warning_in_a_fixture_teardown") == "passed"
     assert outcome("test_a_warning_in_a_fixture_teardown", "teardown") == "failed"
     assert "logfail self-test: in a teardown" in text("test_a_warning_in_a_fixture_teardown", "teardown")
-    # A test failing for a reason of its own reports that reason.
+    # A test failing for a reason of its own reports that reason, and no more (not even what its
+    # teardown logs).
     assert outcome("test_a_failure_of_its_own_is_not_hidden") == "failed"
     assert "assert 1 == 2" in text("test_a_failure_of_its_own_is_not_hidden")
     assert outcome("test_a_failure_of_its_own_is_not_hidden", "teardown") == "passed"
