@@ -130,6 +130,21 @@ class PhotoModel(QAbstractListModel):
         page = self._page(row // PAGE_ROWS)
         return page[row % PAGE_ROWS] if page is not None and row % PAGE_ROWS < len(page) else None
 
+    def photo_ids(self, rows: Sequence[int]) -> list[int]:
+        """The photos at ``rows``, whether or not their records have been read yet."""
+        if self._ids is not None:
+            return [int(self._ids[r]) for r in rows if 0 <= r < len(self._ids)]
+        return [self._rows[r].photo.id for r in rows if 0 <= r < len(self._rows)]
+
+    def rows_of(self, photo_ids: Sequence[int]) -> list[int]:
+        """Where those photos are now (those shown)."""
+        if self._ids is not None:
+            import numpy as np
+
+            return np.flatnonzero(np.isin(self._ids, np.asarray(photo_ids, dtype=np.int64))).tolist()
+        wanted = set(photo_ids)
+        return [r for r, item in enumerate(self._rows) if item.photo.id in wanted]
+
     def items(self, rows: Sequence[int]) -> list[GridItem]:
         return [item for item in (self.item(r) for r in rows) if item is not None]
 

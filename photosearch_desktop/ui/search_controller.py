@@ -136,10 +136,10 @@ class SearchController(QObject):
             self.header.show_browse(None, where)
         self.header.set_order(order)
         reads.cancel_all()
-        reads.submit(lambda: library.browse(filters, order), lambda ids: self._show_browse(ids, where, scroll),
-                     self._browse_failed)
+        reads.submit(lambda: library.browse(filters, order),
+                     lambda ids: self._show_browse(ids, where, scroll, keep_selection=not fresh), self._browse_failed)
 
-    def _show_browse(self, ids: object, where: str, scroll: int) -> None:
+    def _show_browse(self, ids: object, where: str, scroll: int, keep_selection: bool) -> None:
         session, pages = self.session, self._pages
         if self.query is not None or session is None or session.library is None or pages is None:
             return  # a query was asked for meanwhile
@@ -149,7 +149,15 @@ class SearchController(QObject):
         def load_page(page_ids: list[int], done: Callable[[dict[int, PhotoRecord]], None]) -> None:
             pages.submit(lambda: library.photos(page_ids), done)
 
+        selection = self.grid.selectionModel()
+        chosen = self.model.photo_ids(sorted({i.row() for i in selection.selectedIndexes()})) if keep_selection else []
+        current = self.model.photo_ids([selection.currentIndex().row()]) if keep_selection else []
         self.model.set_browse(library.root, ids, load_page)  # type: ignore[arg-type]
+        # The list read again (indexing found photos) keeps what the person had selected.
+        for row in self.model.rows_of(chosen):
+            selection.select(self.model.index(row), QItemSelectionModel.SelectionFlag.Select)
+        for row in self.model.rows_of(current):
+            selection.setCurrentIndex(self.model.index(row), QItemSelectionModel.SelectionFlag.NoUpdate)
         self.header.show_browse(self.model.total, where)
         self.grid.set_hint("" if self.model.total else _empty_browse_hint(self.filters.filters().active))
         self.grid.scroll_to(scroll)

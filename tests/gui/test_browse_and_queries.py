@@ -142,17 +142,19 @@ def test_copies_never_go_into_the_library(qtbot, tmp_path: Path, data_dir: Path,
     qtbot.waitUntil(lambda: window.session is not None and window.session.info is not None
                     and not window.session.indexing and browsing(window, len(LAYOUT)), timeout=TIMEOUT_MS)
     select_rows(window, 0, 1, 2)
+    said: list[str] = []  # the status bar's messages (a later one may replace a message before it is read)
+    window.statusBar().messageChanged.connect(said.append)
     monkeypatch.setattr(export_dialog, "ask_kind", lambda parent, n: "copy")
     inside = root / "2019" / "copies"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(inside)))
     window.commands["export_results"].trigger()
-    qtbot.waitUntil(lambda: "inside the photo library" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any("inside the photo library" in m for m in said), timeout=TIMEOUT_MS)
     assert not inside.exists()
 
     outside = tmp_path / "picked"
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(outside)))
     window.commands["export_results"].trigger()
-    qtbot.waitUntil(lambda: "Copied 3 photos" in window.statusBar().currentMessage(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any("Copied 3 photos" in m for m in said), timeout=TIMEOUT_MS)
     names = sorted(p.name for p in outside.iterdir())
     assert names == sorted(Path(p).name for p in shown(window)[:3])
 
