@@ -39,7 +39,7 @@ def image_query(image: QImage, label: str) -> SearchQuery:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, b"PNG")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # PySide6 6.11 refuses the bytes its stub asks for
     return SearchQuery((QueryTerm("pixels", label, pixels=bytes(data.data())),))
 
 

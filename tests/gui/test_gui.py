@@ -315,6 +315,10 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.expect_log(
+    r"^The model process stopped unexpectedly \(ended by signal 9",
+    r"^indexing failed: The model process stopped unexpectedly \(ended by signal 9",
+)
 def test_model_process_killed_while_indexing_is_explained_and_recovers(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The model runs in a process of its own: when that one dies (here: killed, as the system
     does when memory runs out) the window says so in plain words and stays usable, and Update
@@ -421,6 +425,10 @@ def test_settings_dialog_describes_models(qtbot, data_dir: Path) -> None:  # typ
     assert (prefs.model, prefs.results_count, prefs.thumb_size) == ("clip-vit-b-32", 90, 200)
 
 
+@pytest.mark.expect_log(
+    r"^model clip-vit-b-32 failed to load: The weights of clip-vit-b-32 .* could not be downloaded",
+    r"^indexing failed: The weights of clip-vit-b-32 .* could not be downloaded",
+)
 def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, library: Path, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
     window.library.open(library)
@@ -449,6 +457,9 @@ def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, libr
     assert window.commands["update_index"].isEnabled()  # the app keeps working
 
 
+@pytest.mark.expect_log(
+    r"^could not open .*gone: The photo folder .*gone does not exist or is not a folder\.$",
+)
 def test_missing_folder_is_explained(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
     window.library.open(tmp_path / "gone")
@@ -459,6 +470,9 @@ def test_missing_folder_is_explained(qtbot, data_dir: Path, tmp_path: Path) -> N
     assert window.session is None
 
 
+@pytest.mark.expect_log(
+    r"^unexpected error:\n(?s:.*)ValueError: the flux capacitor is empty",
+)
 def test_unexpected_errors_become_a_plain_message(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     reporter = ExceptionReporter(tmp_path / "app.log")
     try:
@@ -522,7 +536,12 @@ def test_open_show_in_folder_copy_and_find_similar_hand_the_photo_over(qtbot, li
 
         QTimer.singleShot(20, pick_from_menu)
         window.grid.customContextMenuRequested.emit(window.grid.visualRect(index).center())
-        assert menus == [["Open", "Show in folder", "Copy path", "Find similar"]]
+        assert menus == [
+            [
+                "Open", "Show in folder", "Copy path", "Find similar", "",
+                "Find similar to these", "Add to search", "Not like this", "", "Export results…",
+            ]
+        ]
         assert system.opened[-1] == str(target.parent)
 
         window.commands["copy_path"].trigger()
