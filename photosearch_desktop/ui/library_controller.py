@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ..engine.errors import Action
 from ..engine.library import DEFAULT_MODEL
 from .duplicates_dialog import DuplicatesDialog
 from .errors import UserMessage, describe_error
@@ -79,11 +80,12 @@ class LibraryController(QObject):
         if folder:
             self.open(Path(folder))
 
-    def open(self, root: Path, model: str | None = None) -> None:
+    def open(self, root: Path, model: str | None = None, redownload_weights: bool = False) -> None:
         """Open ``root`` in the background; indexing starts as soon as it is open.
 
         ``model`` forces a model (the person confirmed the switch); otherwise an indexed
         library keeps its own model and a new one gets the preferred model.
+        ``redownload_weights``: the model's weights are fetched anew (the person asked).
         """
         self._close_session()
         prefs = self.w.prefs
@@ -94,6 +96,7 @@ class LibraryController(QObject):
             default_model=prefs.model or None,
             device=None if prefs.device == "auto" else prefs.device,
             weights=self._weights or (Path(prefs.weights) if prefs.weights else None),
+            redownload_weights=redownload_weights,
         )
         self._model_override = None
         session = LibrarySession(request, self)
@@ -184,7 +187,17 @@ class LibraryController(QObject):
 
     def _on_model_failed(self, message: UserMessage) -> None:
         self._set_model_state("failed")
-        self.w.messages.show(message)
+        self._show_model_problem(message)
+
+    def _show_model_problem(self, message: UserMessage) -> None:
+        """Weights that were refused can be downloaded again from the message itself."""
+        remedy = ("Download again", self.redownload_weights) if Action.DOWNLOAD_WEIGHTS_AGAIN in message.hint else None
+        self.w.messages.show(message, remedy)
+
+    def redownload_weights(self) -> None:
+        info = self.info
+        if info is not None:
+            self.open(info.root, model=info.model_name, redownload_weights=True)
 
     def update_summary(self) -> None:
         info = self.info
@@ -276,7 +289,7 @@ class LibraryController(QObject):
         self.w.index_status.hide()
         self.update_enabled()
         self.w.statusBar().showMessage(message.text, 15000)
-        self.w.messages.show(message)
+        self._show_model_problem(message)
 
     # -- dialogs ----------------------------------------------------------------------------------
 

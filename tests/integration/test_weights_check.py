@@ -3,8 +3,8 @@ lists (the registry), else against the one recorded at the first download; a fil
 match is refused with a message, and nothing is downloaded unless the person asks.
 
 No model can be downloaded here, so the model cache is laid out as the hub client leaves it
-(refs/main, snapshots/REV/FILE -> blobs/...), with files that are not real weights, and the
-network is refused: the tests show what happens *before* any download would start.
+(tests/helpers/hubcache.py), with files that are not real weights, and the network is refused:
+the tests show what happens *before* any download would start.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from hubcache import B16_REPO, B32_REPO, cache_weights, tamper
 from libgen import make_library
 
 from photosearch_desktop.cli import main
@@ -24,33 +25,6 @@ from photosearch_desktop.engine.errors import Action, ModelError
 from photosearch_desktop.engine.library import Library, app_dirs
 from photosearch_desktop.engine.models.registry import MODELS
 from photosearch_desktop.engine.models.weights import RECORD_FILE
-
-REVISION = "1a25a446712ba5ee05982a381eed697ef9b435cf"
-B32_REPO = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
-B16_REPO = "laion/CLIP-ViT-B-16-DataComp.XL-s13B-b90K"
-
-
-def cache_weights(models: Path, repo: str, filename: str, content: bytes) -> Path:
-    """A weights file in the model cache, laid out as huggingface_hub leaves a download."""
-    folder = models / ("models--" + repo.replace("/", "--"))
-    digest = hashlib.sha256(content).hexdigest()
-    (folder / "blobs").mkdir(parents=True, exist_ok=True)
-    (folder / "blobs" / digest).write_bytes(content)
-    (folder / "refs").mkdir(exist_ok=True)
-    (folder / "refs" / "main").write_text(REVISION)
-    snapshot = folder / "snapshots" / REVISION
-    snapshot.mkdir(parents=True, exist_ok=True)
-    link = snapshot / filename
-    link.unlink(missing_ok=True)
-    link.symlink_to(Path("../../blobs") / digest)
-    return link
-
-
-def tamper(path: Path) -> None:
-    """Change bytes in the middle, as damage on disk or someone with write access would."""
-    with open(path.resolve(), "r+b") as fh:
-        fh.seek(os.path.getsize(path) // 2)
-        fh.write(b"tampered")
 
 
 @pytest.fixture
