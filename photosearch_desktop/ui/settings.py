@@ -32,8 +32,11 @@ class AppSettings:
     def __init__(self, config_dir: Path) -> None:
         private_dir(config_dir)
         self.path = config_dir / "settings.ini"
-        # Owner-only from the start: QSettings replaces the file keeping its mode.
-        create_private_file(self.path)
+        try:
+            # Owner-only from the start: QSettings replaces the file keeping its mode.
+            create_private_file(self.path)
+        except OSError:
+            pass  # a read-only config folder: QSettings reads what is there and saves nothing
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def preferences(self) -> Preferences:

@@ -174,7 +174,7 @@ def keep_private(dirs: AppDirs) -> Tightened:
     for folder in dirs.own_folders():
         try:
             loose = _POSIX and bool(os.stat(folder).st_mode & _OTHERS)
-        except FileNotFoundError:
+        except OSError:  # not made yet, or not reachable: nothing of the app's is there to tighten
             continue
         if loose:
             found = tighten(folder)
