@@ -40,7 +40,10 @@ def loose_paths(paths: list[Path] | Path) -> list[str]:
     enter, as "MODE path" (links have no mode of their own and are left out)."""
     found = []
     for path in all_paths(paths) if isinstance(paths, Path) else paths:
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:  # a temporary file renamed meanwhile (the window works on)
+            continue
         if not stat.S_ISLNK(st.st_mode) and st.st_mode & OTHERS:
             found.append(f"{stat.S_IMODE(st.st_mode):04o} {path}")
     return found
