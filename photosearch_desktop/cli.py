@@ -20,7 +20,15 @@ from typing import Any
 
 from . import __version__
 from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
-from .engine.library import DEFAULT_MODEL, Library, available_models, parse_weight
+from .engine.library import (
+    DEFAULT_MODEL,
+    Library,
+    WithoutImageData,
+    app_dirs,
+    available_models,
+    keep_private,
+    parse_weight,
+)
 from .engine.records import (
     KEEPER_RULE,
     DuplicateGroup,
@@ -66,6 +74,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
 
 
+def _redownload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redownload-weights", action="store_true",
+        help="download the model's weights anew (when the ones on this computer were refused)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photosearch", description="Search your own photos by what they look like. Nothing leaves your machine."
@@ -81,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _redownload(p)
 
     p = sub.add_parser(
         "search", help="find photos that look like images, library photos or words (combine them freely)",
@@ -113,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fold near-duplicates under the best-ranked of them, so -k counts distinct pictures "
         "(default; JSON: 'folded' paths). --no-collapse lists every photo",
     )
+    _redownload(p)
 
     p = sub.add_parser("saved", help="list the searches saved for this library")
     _common(p)
@@ -189,9 +206,10 @@ def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
 
 
 def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
+    keep_private(app_dirs(args.data_dir))
     lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
-        readonly=readonly,
+        readonly=readonly, redownload_weights=getattr(args, "redownload_weights", False),
     )
     _print_notices(lib)
     return lib
@@ -501,8 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "search" and not (args.image or args.photo or args.text or args.add or args.saved):
         parser.error("one of the arguments --image --photo --text --add --saved is required")
     verbose = getattr(args, "verbose", False)
+    stderr = logging.StreamHandler()
+    stderr.addFilter(WithoutImageData())
+    # To stderr only: the command line keeps no log file.
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+        handlers=[stderr],
     )
     try:
         return COMMANDS[args.command](args)
@@ -549,6 +571,7 @@ _CLI_WORDS = {
     Action.USE_INDEXED_WEIGHTS: "pass the weights file the library was indexed with (--weights FILE)",
     Action.CONNECT: "connect to the internet and try again (the weights download once)",
     Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.DOWNLOAD_WEIGHTS_AGAIN: "download them again: run the command again with --redownload-weights",
     Action.UPDATE_APP: "update PhotoSearch",
     Action.CHOOSE_DEVICE: "use --device auto, cpu, cuda, cuda:N or mps",
     Action.FREE_DISK: "free some space, then run the command again",

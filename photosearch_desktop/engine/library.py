@@ -42,8 +42,10 @@ from .records import (
     SkippedFile,
 )
 from .system.lock import WriterLock
+from .system.log_files import WithoutImageData, log_file_handler
 from .system.memory import release_free_memory
 from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
+from .system.private_files import create_private_file, keep_private, private_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,13 +62,19 @@ __all__ = [
     "DEFAULT_MODEL",
     "AppDirs",
     "Library",
+    "WithoutImageData",
     "app_dirs",
     "available_models",
+    "create_private_file",
+    "keep_private",
     "load_preview",
+    "log_file_handler",
     "model_spec",
     "parse_weight",
     "pixels_term",
     "preload",
+    "private_dir",
+    "trash_problem",
 ]
 
 # The stages a library needs to open and search; imported by preload().
@@ -120,6 +128,14 @@ def pixels_term(image: Image.Image, label: str = "", weight: float = 1.0) -> Que
     return QueryTerm("pixels", label, pixels=data.getvalue(), weight=weight)
 
 
+def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool) -> str | None:
+    """Why the library photo ``photo`` at ``path`` must not go to the system trash now (outside
+    the library, changed since the duplicates were found...), in words; None if it may."""
+    from .duplicates.removal import trash_problem as problem
+
+    return problem(root, path, photo, links_alone)
+
+
 class Library:
     def __init__(
         self,
@@ -130,9 +146,12 @@ class Library:
         weights: Path | str | None = None,
         readonly: bool = False,
         model_process: bool = False,
+        redownload_weights: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
-        torch never holds its interpreter; the command line keeps it in-process)."""
+        torch never holds its interpreter; the command line keeps it in-process).
+        ``redownload_weights``: download the model's weights anew when it loads (the person asked
+        for it, after the ones in the cache were refused)."""
         from .models.handle import ModelHandle
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
@@ -157,7 +176,8 @@ class Library:
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
-        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process)
+        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process,
+                                  redownload_weights)
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
     @property

@@ -255,6 +255,13 @@ class ModelSpec:
     kind: str  # "clip" | "efficientnet-lite2"
     arch: str = ""
     pretrained: str = ""
+    # (file name, sha256) of the weights files as their publisher lists them (the model hub's
+    # LFS hash); a downloaded file not listed here is checked against the hash recorded when
+    # it was first downloaded (engine/models/weights.py).
+    weights_sha256: tuple[tuple[str, str], ...] = ()
+
+    def published_sha256(self, file_name: str) -> str | None:
+        return dict(self.weights_sha256).get(file_name)
 
 
 # How a member of a duplicate group relates to the group's keeper.

@@ -26,6 +26,7 @@ class OpenRequest:
     default_model: str | None = None
     device: str | None = None
     weights: Path | None = None
+    redownload_weights: bool = False  # the person asked for the model's weights to be fetched anew
 
 
 @dataclass(frozen=True)

@@ -80,11 +80,12 @@ class LibraryController(QObject):
         if folder:
             self.open(Path(folder))
 
-    def open(self, root: Path, model: str | None = None) -> None:
+    def open(self, root: Path, model: str | None = None, redownload_weights: bool = False) -> None:
         """Open ``root`` in the background; indexing starts as soon as it is open.
 
         ``model`` forces a model (the person confirmed the switch); otherwise an indexed
         library keeps its own model and a new one gets the preferred model.
+        ``redownload_weights``: the model's weights are fetched anew (the person asked).
         """
         self._close_session()
         prefs = self.w.prefs
@@ -95,6 +96,7 @@ class LibraryController(QObject):
             default_model=prefs.model or None,
             device=None if prefs.device == "auto" else prefs.device,
             weights=self._weights or (Path(prefs.weights) if prefs.weights else None),
+            redownload_weights=redownload_weights,
         )
         self._model_override = None
         session = LibrarySession(request, self)
@@ -189,8 +191,9 @@ class LibraryController(QObject):
     def _on_model_failed(self, message: UserMessage) -> None:
         self._set_model_state("failed")
         offer = message.hint.model if Action.CHOOSE_MODEL in message.hint else None
-        if offer is None or self.info is None or self.info.indexed_model:
-            self.w.messages.show(message)
+        redownload = Action.DOWNLOAD_WEIGHTS_AGAIN in message.hint  # the more direct remedy
+        if offer is None or redownload or self.info is None or self.info.indexed_model:
+            self._show_model_problem(message)
             return
         # A library never indexed (e.g. CLIP weights that cannot be downloaded offline): one
         # click switches to the offered model, which needs no download, and indexing starts.
@@ -207,6 +210,16 @@ class LibraryController(QObject):
         info = self.info
         if accepted and info is not None:
             self.apply_preferences(replace(self.w.prefs, model=model), info.model_name)
+
+    def _show_model_problem(self, message: UserMessage) -> None:
+        """Weights that were refused can be downloaded again from the message itself."""
+        remedy = ("Download again", self.redownload_weights) if Action.DOWNLOAD_WEIGHTS_AGAIN in message.hint else None
+        self.w.messages.show(message, remedy)
+
+    def redownload_weights(self) -> None:
+        info = self.info
+        if info is not None:
+            self.open(info.root, model=info.model_name, redownload_weights=True)
 
     def update_summary(self) -> None:
         info = self.info
@@ -299,7 +312,7 @@ class LibraryController(QObject):
         self.w.statusBar().showMessage(message.text, 15000)
         self._scan_done()  # the scan was saved before the model was needed: its photos are browsable
         if self._model_state != "failed":  # the model's own failure was shown already
-            self.w.messages.show(message)
+            self._show_model_problem(message)
 
     def _scan_done(self) -> None:
         """The scan's findings are saved: new folders can be chosen and new photos browsed

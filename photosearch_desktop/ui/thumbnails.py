@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QPainterPath, QPixmap
 
+from ..engine.library import private_dir
 from .imaging import load_for_display, pil_to_qimage
 from .tasks import BackgroundCalls
 
@@ -50,10 +52,16 @@ def make_thumbnail(path: Path, side: int, cache_dir: Path) -> QImage:
             return image
     pil, _ = load_for_display(path, side)
     try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.part")
-        pil.save(partial, "JPEG", quality=88)
-        os.replace(partial, cached)  # atomic: another window never sees half a file
+        private_dir(cached.parent)
+        # A small copy of a private photo: owner-only (mkstemp's 0600) from its first byte.
+        fd, partial = tempfile.mkstemp(prefix=f"{key}.", suffix=".part", dir=cached.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pil.save(fh, "JPEG", quality=88)
+            os.replace(partial, cached)  # atomic: another window never sees half a file
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
     except OSError as exc:
         # A full or read-only cache only costs speed: the thumbnail is still shown.
         log.warning("could not cache the thumbnail of %s: %s", path, exc)

@@ -93,7 +93,8 @@ class EngineWorker(QObject):
         def make(model: str | None) -> Library:
             # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights, model_process=True)
+                           weights=request.weights, model_process=True,
+                           redownload_weights=request.redownload_weights)
 
         lib = make(request.model)
         if request.model is None and lib.indexed_model is None and request.default_model \

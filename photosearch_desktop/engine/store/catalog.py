@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import Action, CatalogDamaged, CatalogError, DiskFull, hint
 from ..records import BrowseOrder, KnownFile, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+from ..system.private_files import create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,9 @@ class Catalog:
         # is, and every write says the disk is full.
         self.frozen_by_full_disk = False
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only before SQLite opens it: its WAL, SHM and journal files take its mode.
+            private_dir(self.path.parent)
+            create_private_file(self.path)
         self._migrate()
 
     # -- connections -------------------------------------------------------------------------
