@@ -272,10 +272,10 @@ class Library:
         if self.indexed_model is None or len(self._index.get()) == 0:
             offline = self._catalog.offline_count()
             if offline:
-                where = f"the photo folder {self.root}" if not self.reachable else "their folders"
+                where = (f"their files cannot be found in {self.root} now" if self.reachable
+                         else f"the photo folder {self.root} cannot be reached")
                 raise LibraryError(
-                    f"The {offline:,} indexed photos of this library are offline: {where} cannot be reached. "
-                    "Is a drive disconnected?",
+                    f"The {offline:,} indexed photos of this library are offline: {where}. Is a drive disconnected?",
                     hint(Action.RECONNECT),
                 )
             raise LibraryError(f"No photo of {self.root} is indexed yet.", hint(Action.INDEX_LIBRARY))
