@@ -38,6 +38,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                Key.Refresh, Icon.SP_BrowserReload),
     ActionSpec("skipped_files", "Skipped files", "Files that could not be indexed, and why",
                icon=Icon.SP_MessageBoxWarning),
+    ActionSpec("offline_photos", "Offline photos…",
+               "Photos kept in the index while their drive or folder cannot be reached"),
     ActionSpec("find_duplicates", "Find duplicates",
                "Groups of near-duplicate photos in the library (or the chosen folder)", icon=Icon.SP_FileDialogListView),
     ActionSpec("settings", "Settings", "Model, device, number of results, thumbnail size",
@@ -56,7 +58,7 @@ PHOTO_ACTIONS = ("open_photo", "show_in_folder", "copy_path", "find_similar")
 TOOLBAR = ("open_image", "paste_image", "|search|", "update_index", "skipped_files", "find_duplicates", "settings")
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("choose_library", "open_image", "paste_image", "-", "settings", "-", "quit")),
-    ("&Library", ("update_index", "skipped_files", "find_duplicates")),
+    ("&Library", ("update_index", "skipped_files", "offline_photos", "find_duplicates")),
     ("&Photo", PHOTO_ACTIONS),
     ("&Help", ("about",)),
 )
