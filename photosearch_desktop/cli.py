@@ -455,6 +455,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args, readonly=False) as lib:
         st = lib.status()
+    moved = find_moved_library(st.root, args.data_dir) if st.total == 0 else None
+    if moved is not None:
+        print(f"photosearch: note: {_moved_words(moved)} Use it with: photosearch relink {moved.old_root} {st.root}",
+              file=sys.stderr)
     spec = {m.name: m for m in available_models()}.get(st.model or "")
     if args.json:
         print(

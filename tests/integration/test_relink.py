@@ -152,7 +152,9 @@ def test_relink_command_and_no_relink(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     old, new, _ = moved
-    assert main(["relink", str(old), str(new), "--json"]) == 0
+    assert main(["status", str(new)]) == 0  # not indexed here yet: says where its index is
+    assert f"photosearch relink {old} {new}" in capsys.readouterr().err
+    assert main(["relink", str(old), str(new), "--json"]) == 0  # the empty index status started gives way
     doc = json.loads(capsys.readouterr().out)
     assert doc["old"] == str(old) and doc["new"] == str(new) and doc["photos"] == len(LAYOUT)
     assert main(["relink", str(old), str(new)]) == 1  # nothing left to move

@@ -81,7 +81,10 @@ def relink(old_root: Path, new_root: Path, dirs: AppDirs) -> MovedLibrary:
     target = dirs.library_dir(new_root)
     if source == target:
         raise LibraryError(f"{new_root} already uses this index.", hint(Action.CHECK_INPUT))
-    found = _probe(source, new_root)
+    try:
+        found = _probe(source, new_root)
+    except sqlite3.Error as exc:
+        raise LibraryError(f"The index of {old_root} cannot be read: {exc}") from exc
     if found is None or found.sampled == 0:
         raise LibraryError(f"The index of {old_root} holds no indexed photo to move.", hint(Action.CHECK_INPUT))
     if not _matches(found):
