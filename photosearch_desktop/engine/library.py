@@ -124,7 +124,7 @@ def offline_summary(root: Path, folders: list[OfflineFolder] | tuple[OfflineFold
         return [f"The photo folder {root} ({count(total)}) is not reachable — {question}"] if total else []
     return [
         f"{f.folder}/ ({count(f.photos)}) is not reachable — {question}" if f.folder
-        else f"{count(f.photos)} in {root} itself are not reachable — {question}"
+        else f"{count(f.photos)} in {root} itself {'is' if f.photos == 1 else 'are'} not reachable — {question}"
         for f in folders
     ]
 
