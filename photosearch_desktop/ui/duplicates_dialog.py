@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from ..engine.records import KEEPER_RULE
 from .errors import UserMessage, describe_error
 from .jobs import LibraryInfo
-from .thumbnails import ThumbnailCache
+from .thumbnails import LibraryPlace, ThumbnailCache
 from .trash import trash_photos
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class DuplicatesDialog(QDialog):
         self.session, self.folder = session, folder
         # Its own cache object: the result grid cancels its pending thumbnails on every query.
         self.thumbnails = ThumbnailCache(self)
-        self.thumbnails.attach(session.calls(), info.thumbnails_dir)
+        self.thumbnails.attach(session.calls(), info.thumbnails_dir, LibraryPlace(info.root, info.library_id))
         self.keeper_rule = KEEPER_RULE
         self.groups: list[DuplicateGroup] = []
         self.labelled = False

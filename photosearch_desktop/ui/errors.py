@@ -61,6 +61,7 @@ _WORDS = {
     Action.WAIT: "wait for it to finish, then try again",
     Action.RAISE_THRESHOLD: "raise the similarity",
     Action.RESTART: "it starts again with the next search or index update",
+    Action.RECONNECT: "connect the drive or network share that holds the photos, then choose Update index",
 }
 
 

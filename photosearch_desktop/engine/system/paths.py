@@ -18,6 +18,9 @@ import platformdirs
 
 APP_NAME = "PhotoSearch"
 DATA_DIR_ENV = "PHOTOSEARCH_DATA_DIR"
+# In each library's data folder.
+CATALOG_FILE = "catalog.sqlite"
+LOCK_FILE = "writer.lock"
 
 
 @dataclass(frozen=True)
