@@ -20,6 +20,7 @@ photos in a temporary folder. Results are printed as a table and as JSON.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -75,10 +76,14 @@ class StallProbe:
 
     phase: str = "idle"
     late_ms: dict[str, list[float]] = field(default_factory=dict)
+    gc_ms: dict[str, list[float]] = field(default_factory=dict)  # full collections' durations
+    _gc_started: float = 0.0
     _last: float = 0.0
 
     def start(self) -> None:
         from PySide6.QtCore import Qt, QTimer
+
+        gc.callbacks.append(self._gc)
 
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -86,6 +91,14 @@ class StallProbe:
         self._timer.timeout.connect(self._tick)
         self._last = time.perf_counter()
         self._timer.start()
+
+    def _gc(self, event: str, info: dict) -> None:
+        """Garbage collections on any thread, per phase: a long one stalls the GUI thread too."""
+        if event == "start":
+            self._gc_started = time.perf_counter()
+        elif info["generation"] == 2:
+            took = (time.perf_counter() - self._gc_started) * 1000
+            self.gc_ms.setdefault(self.phase, []).append(took)
 
     def set_phase(self, phase: str) -> None:
         self.phase = phase
@@ -107,6 +120,7 @@ class StallProbe:
                 "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 1),
                 "median_ms": round(statistics.median(ordered), 2),
                 "over_50ms": sum(v > STALL_BUDGET_MS for v in values),
+                "full_gc_worst_ms": round(max(self.gc_ms.get(phase, [0.0])), 1),
             }
         return out
 
@@ -354,11 +368,14 @@ def measure_browse(work: Path, count: int) -> dict:
     facts["load_average"] = round(os.getloadavg()[0], 2)
     rss, peak = rss_mb()
     facts["window_rss_mb"], facts["window_peak_rss_mb"] = round(rss), round(peak)
+    facts["gc_tracked_objects"] = len(gc.get_objects())  # what a full collection walks (frozen ones not)
+    facts["gc_frozen_objects"] = gc.get_freeze_count()
     probe.set_phase("close")
     window.close()
     summary = probe.summary()
     facts["worst_stall_choose_ms"] = summary["choose All photos"]["worst_ms"]
     facts["worst_stall_scroll_ms"] = summary["scroll top to bottom"]["worst_ms"]
+    facts["worst_full_gc_scroll_ms"] = summary["scroll top to bottom"]["full_gc_worst_ms"]
     facts["verdict"] = {
         "shown_within_budget": facts["all_photos_shown_s"] <= BROWSE_SHOWN_BUDGET_S,
         "scroll_stalls_under_50ms": facts["worst_stall_scroll_ms"] <= STALL_BUDGET_MS,
