@@ -1,0 +1,186 @@
+"""Exports a torch model's towers to ONNX once, and checks them before they are used.
+
+The graphs are traced from the very model torch runs (open_clip's or timm's, with the person's
+weights), one graph per tower, then run by ONNX Runtime on probe photos and texts next to
+torch: every output must point the same way as torch's (cosine >= MIN_COSINE), and the
+torch-free tokenizer must give open_clip's token ids, or the export is refused and the model
+keeps running on torch. Only then do vectors from both runtimes count as the same model
+identity. ViT-B/32 at 256 px exports in about 30 s on 2 cores (printed by
+scripts/bench_onnx.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .base import Embedder, l2_normalise
+from .graphs import IMAGE_GRAPH, TEXT_GRAPH, GraphSet, runtime_versions, write_graphs
+from .preprocess import ClipPreprocess, EfficientNetPreprocess
+from .tokenizer import VOCAB_FILE, ClipTokenizer
+
+log = logging.getLogger(__name__)
+
+MIN_COSINE = 0.9999
+OPSET = 17
+PROBE_TEXTS = (
+    "a dog on a beach",
+    "Two children playing in the snow at dusk",
+    "café crème brûlée — 東京の夜景",
+    "",
+    "a very long description " * 12,  # past the context length: cut, ends with the end token
+)
+
+
+class ExportRefused(Exception):
+    """The export failed or its graphs do not give torch's vectors; the message says how."""
+
+
+def probe_images() -> list[Image.Image]:
+    """A few photo-like pictures of different shapes (smooth gradients, edges and noise), the
+    same on every computer."""
+    rng = np.random.default_rng(20260)
+    out = []
+    for w, h in ((640, 480), (300, 500), (256, 256), (1200, 240)):
+        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+        base = np.stack([x / w, y / h, 0.5 + 0.5 * np.sin(x / 17.0 + y / 29.0)], axis=-1) * 200.0
+        base[h // 4 : h // 2, w // 3 : w // 2] = rng.uniform(0, 255, 3)  # a flat block with sharp edges
+        pixels = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        out.append(Image.fromarray(pixels, "RGB"))
+    return out
+
+
+class _Tower(torch.nn.Module):
+    """One tower of ``network`` as a module of its own (the network stays a submodule, so its
+    weights are exported as weights, not folded into constants)."""
+
+    def __init__(self, network: torch.nn.Module, method: str | None) -> None:
+        super().__init__()
+        self.network = network
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self.network, self.method)(x) if self.method else self.network(x)
+
+
+def _export(tower: _Tower, example: torch.Tensor, path: Path) -> None:
+    # Traced with autograd on: under no_grad, torch's attention takes a fused fast path that has
+    # no ONNX form.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's warnings are about Python branches it froze; checked below
+        torch.onnx.export(
+            tower, (example,), str(path), input_names=["input"], output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=OPSET,
+            do_constant_folding=True, dynamo=False,
+        )
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(l2_normalise(a) * l2_normalise(b), axis=1)
+
+
+def _session(path: Path) -> object:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _run(session: object, feed: np.ndarray) -> np.ndarray:
+    return np.asarray(session.run(None, {"input": feed})[0])  # type: ignore[attr-defined]
+
+
+def _clip_text_setup(embedder: Embedder) -> tuple[int, str]:
+    """(context length, cleaning) of the model's tokenizer, if the torch-free one can stand in for it."""
+    import open_clip.tokenizer as oct
+
+    tokenizer = getattr(embedder, "tokenizer", None)
+    if type(tokenizer) is not oct.SimpleTokenizer or tokenizer.reduction_fn is not None or len(tokenizer.all_special_ids) != 2:
+        raise ExportRefused(f"its tokenizer ({type(tokenizer).__name__}) is not CLIP's plain byte-pair tokenizer")
+    cleaning = {oct._clean_lower: "lower", oct._clean_whitespace: "whitespace", oct._clean_canonicalize: "canonicalize"}
+    clean = cleaning.get(tokenizer.clean_fn)
+    if clean is None:
+        raise ExportRefused("its tokenizer cleans text in a way the torch-free tokenizer does not")
+    return int(tokenizer.context_length), clean
+
+
+def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> GraphSet:
+    """Export ``embedder`` (a torch model on the CPU) into ``folder`` and check it; ExportRefused
+    if it cannot be exported or does not match. ``vocab_file``: open_clip's BPE vocabulary (CLIP)."""
+    started = time.perf_counter()
+    network: torch.nn.Module = embedder.network  # type: ignore[attr-defined]
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        graphs = _export_checked(embedder, network, tmp, vocab_file, started)
+        write_graphs(tmp, graphs)
+        if folder.exists():  # another process finished the same export first
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.rename(folder)
+    except ExportRefused:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the exporter and ONNX Runtime fail in many ways
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ExportRefused(f"the export failed ({type(exc).__name__}: {first})") from exc
+    log.info("exported %s to ONNX in %.1f s", embedder.identity, graphs.export_seconds)
+    return GraphSet(**{**graphs.__dict__, "folder": folder})
+
+
+def _export_checked(
+    embedder: Embedder, network: torch.nn.Module, tmp: Path, vocab_file: Path | None, started: float
+) -> GraphSet:
+    images = np.stack([embedder.preprocess(im) for im in probe_images()])
+    is_clip = embedder.supports_text
+    image_tower = _Tower(network, "encode_image" if is_clip else None)
+    _export(image_tower, torch.from_numpy(images[:2]), tmp / IMAGE_GRAPH)
+    with torch.inference_mode():
+        expected = image_tower(torch.from_numpy(images)).float().numpy()
+    image_session = _session(tmp / IMAGE_GRAPH)
+    got = np.concatenate([_run(image_session, images), _run(image_session, images[:1])])
+    image_cos = float(min(_cosines(expected, got[: len(images)]).min(), _cosines(expected[:1], got[len(images):]).min()))
+    if not image_cos >= MIN_COSINE:
+        raise ExportRefused(f"its image graph gives other vectors than torch (cosine {image_cos:.6f} < {MIN_COSINE})")
+
+    text = None
+    text_cos = None
+    if is_clip:
+        context_length, clean = _clip_text_setup(embedder)
+        if vocab_file is None or not vocab_file.is_file():
+            raise ExportRefused("open_clip's tokenizer vocabulary was not found")
+        shutil.copyfile(vocab_file, tmp / VOCAB_FILE)
+        ours = ClipTokenizer(tmp / VOCAB_FILE, context_length, clean)(list(PROBE_TEXTS))
+        theirs = embedder.tokenizer(list(PROBE_TEXTS)).numpy()  # type: ignore[attr-defined]
+        if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
+            raise ExportRefused("the torch-free tokenizer gives other token ids than open_clip's")
+        _export(_Tower(network, "encode_text"), torch.from_numpy(ours[:2]), tmp / TEXT_GRAPH)
+        with torch.inference_mode():
+            expected_text = network.encode_text(torch.from_numpy(ours)).float().numpy()
+        got_text = _run(_session(tmp / TEXT_GRAPH), ours)
+        text_cos = float(_cosines(expected_text, got_text).min())
+        if not text_cos >= MIN_COSINE:
+            raise ExportRefused(f"its text graph gives other vectors than torch (cosine {text_cos:.6f} < {MIN_COSINE})")
+        text = {"context_length": context_length, "clean": clean, "vocab": VOCAB_FILE}
+
+    pre = embedder.preprocessor
+    if isinstance(pre, ClipPreprocess):
+        preprocess = {"kind": "clip", "size": pre.size, "mean": list(pre.mean), "std": list(pre.std)}
+    elif isinstance(pre, EfficientNetPreprocess):
+        preprocess = {"kind": "efficientnet", "size": pre.size}
+    else:
+        raise ExportRefused(f"its preprocessing ({type(pre).__name__}) is not known to the ONNX path")
+    return GraphSet(
+        name=embedder.name, identity=embedder.identity, dim=embedder.dim, input_size=embedder.input_size,
+        cpu_batch_size=embedder.cpu_batch_size, preprocess=preprocess, text=text,
+        export_seconds=round(time.perf_counter() - started, 2), min_cosine_image=image_cos,
+        min_cosine_text=text_cos, versions=runtime_versions(),
+    )
