@@ -32,6 +32,8 @@ from .records import (
     ModelSpec,
     PhotoRecord,
     PipelineOptions,
+    Preparation,
+    RuntimePlan,
     SearchFilters,
     SearchResult,
     SkippedFile,
@@ -105,9 +107,14 @@ class Library:
         weights: Path | str | None = None,
         readonly: bool = False,
         model_process: bool = False,
+        runtime: str | None = None,
+        model_preparing: Callable[[Preparation], None] | None = None,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
-        torch never holds its interpreter; the command line keeps it in-process)."""
+        torch never holds its interpreter; the command line keeps it in-process).
+        ``runtime``: what runs the model, "auto" (default), "onnx" or "torch" (see
+        models/runtime.py). ``model_preparing`` hears of the model's one-time preparation for
+        this computer (its ONNX export, tens of seconds) as it starts and ends."""
         from .models.handle import ModelHandle
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
@@ -132,7 +139,11 @@ class Library:
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
-        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process)
+        self.device = device
+        self.runtime = runtime
+        self._model = ModelHandle(
+            self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing
+        )
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
     @property
@@ -165,8 +176,8 @@ class Library:
         return self._model.get()
 
     def warm_up(self) -> None:
-        """Load the model and the vector index now, so the first query does not wait."""
-        self._model.get()
+        """Load the model (every part of it) and the vector index now, so the first query does not wait."""
+        self._model.get().warm_up()
         if self.indexed_model:
             self._index.get()
 
@@ -332,6 +343,20 @@ class Library:
         """Photos by state: indexed, pending, skipped."""
         return self._catalog.counts()
 
+    def runtime_plan(self) -> RuntimePlan:
+        """What runs the model: the loaded model's runtime, or the one it will get (decided
+        without loading it)."""
+        from .errors import PhotoSearchError
+        from .models.runtime import decide
+
+        loaded = self._model.loaded
+        if loaded is not None:
+            return RuntimePlan(loaded.runtime, "running")
+        try:
+            return decide(self.spec, self.runtime, self.device, self.weights, self.dirs.models).plan
+        except PhotoSearchError as exc:
+            return RuntimePlan("none", exc.message)
+
     def status(self) -> LibraryStatus:
         counts = self._catalog.counts()
         last = self._catalog.get_meta("last_indexed_at")
@@ -345,4 +370,5 @@ class Library:
             pending=counts["pending"],
             skipped=self._catalog.skipped(),
             last_indexed_at=datetime.fromtimestamp(float(last)) if last else None,
+            runtime=self.runtime_plan(),
         )

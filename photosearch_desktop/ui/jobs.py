@@ -44,6 +44,7 @@ class LibraryInfo:
     pending: int
     skipped: int
     notices: tuple[str, ...] = ()  # told once, e.g. that a damaged catalog was replaced
+    runtime: str = ""  # what runs the model: "onnx" (ONNX Runtime) or "torch"
 
 
 @dataclass(frozen=True)

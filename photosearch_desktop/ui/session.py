@@ -38,6 +38,7 @@ class LibrarySession(QObject):
     opened = Signal(object)  # LibraryInfo
     open_failed = Signal(object)  # UserMessage
     model_loading = Signal()
+    model_preparing = Signal(object)  # engine Preparation
     model_ready = Signal()
     model_failed = Signal(object)
     index_started = Signal()
@@ -82,6 +83,7 @@ class LibrarySession(QObject):
         self._engine.opened.connect(self._on_opened)
         self._engine.open_failed.connect(self.open_failed)
         self._engine.model_loading.connect(self.model_loading)
+        self._engine.model_preparing.connect(self.model_preparing)
         self._engine.model_ready.connect(self.model_ready)
         self._engine.model_failed.connect(self.model_failed)
         self._engine.query_image.connect(self._on_query_image)

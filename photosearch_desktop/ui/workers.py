@@ -56,6 +56,7 @@ def library_info(lib: Library) -> LibraryInfo:
         pending=counts["pending"],
         skipped=len(lib.skipped()),
         notices=tuple(lib.notices),
+        runtime=lib.runtime_plan().runtime,
     )
 
 
@@ -63,6 +64,7 @@ class EngineWorker(QObject):
     opened = Signal(object, object)  # Library, LibraryInfo
     open_failed = Signal(object)  # UserMessage
     model_loading = Signal()
+    model_preparing = Signal(object)  # engine Preparation: the model's one-time export, from any thread
     model_ready = Signal()
     model_failed = Signal(object)  # UserMessage
     query_image = Signal(object, QImage)  # Ticket, thumbnail of what is searched for
@@ -86,14 +88,13 @@ class EngineWorker(QObject):
         self._lib = lib
         self.opened.emit(lib, info)
 
-    @staticmethod
-    def _open(request: OpenRequest) -> Library:
+    def _open(self, request: OpenRequest) -> Library:
         from ..engine.library import Library
 
         def make(model: str | None) -> Library:
             # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights, model_process=True)
+                           weights=request.weights, model_process=True, model_preparing=self.model_preparing.emit)
 
         lib = make(request.model)
         if request.model is None and lib.indexed_model is None and request.default_model \

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..system.memory import release_free_memory
 from .base import Embedder
+
+if TYPE_CHECKING:
+    from .factory import PreparationCallback
 
 
 class ModelHandle:
@@ -14,17 +18,21 @@ class ModelHandle:
     share one load; a model whose process died is loaded again on the next call.
 
     ``own_process``: run the model in a process of its own (the window does, so that torch
-    never holds its interpreter; the command line keeps it in-process).
+    never holds its interpreter; the command line keeps it in-process). ``runtime``: "auto",
+    "onnx" or "torch" (models/runtime.py); ``preparing`` hears of a one-time export.
     """
 
     def __init__(
-        self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False
+        self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False,
+        runtime: str | None = None, preparing: PreparationCallback | None = None,
     ) -> None:
         self.name = name
         self.device = device
         self.weights = weights
         self.cache_dir = cache_dir
         self.own_process = own_process
+        self.runtime = runtime
+        self.preparing = preparing
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -38,14 +46,25 @@ class ModelHandle:
                 self._embedder = self._load()
             return self._embedder
 
+    @property
+    def loaded(self) -> Embedder | None:
+        """The model if it is loaded now (never loads it)."""
+        return self._embedder
+
     def _load(self) -> Embedder:
         if self.own_process:
             from .process import ModelProcess
 
-            return ModelProcess(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir)
+            return ModelProcess(
+                self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
+                preparing=self.preparing,
+            )
         from .factory import create_embedder
 
-        embedder = create_embedder(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir)
+        embedder = create_embedder(
+            self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
+            preparing=self.preparing,
+        )
         release_free_memory()  # the loader's freed temporaries
         return embedder
 

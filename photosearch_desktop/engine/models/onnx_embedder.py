@@ -34,7 +34,7 @@ CORES = os.cpu_count() or 1
 def preprocessor_of(graphs: GraphSet) -> ClipPreprocess | EfficientNetPreprocess:
     p = graphs.preprocess
     if p["kind"] == "clip":
-        return ClipPreprocess(int(p["size"]), tuple(p["mean"]), tuple(p["std"]))  # type: ignore[arg-type]
+        return ClipPreprocess(int(p["size"]), tuple(p["mean"]), tuple(p["std"]))
     return EfficientNetPreprocess(int(p["size"]))
 
 

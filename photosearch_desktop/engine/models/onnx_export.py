@@ -16,6 +16,7 @@ import shutil
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,7 +101,7 @@ def _clip_text_setup(embedder: Embedder) -> tuple[int, str]:
     """(context length, cleaning) of the model's tokenizer, if the torch-free one can stand in for it."""
     import open_clip.tokenizer as oct
 
-    tokenizer = getattr(embedder, "tokenizer", None)
+    tokenizer: Any = getattr(embedder, "tokenizer", None)
     if type(tokenizer) is not oct.SimpleTokenizer or tokenizer.reduction_fn is not None or len(tokenizer.all_special_ids) != 2:
         raise ExportRefused(f"its tokenizer ({type(tokenizer).__name__}) is not CLIP's plain byte-pair tokenizer")
     cleaning = {oct._clean_lower: "lower", oct._clean_whitespace: "whitespace", oct._clean_canonicalize: "canonicalize"}
@@ -114,7 +115,7 @@ def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> 
     """Export ``embedder`` (a torch model on the CPU) into ``folder`` and check it; ExportRefused
     if it cannot be exported or does not match. ``vocab_file``: open_clip's BPE vocabulary (CLIP)."""
     started = time.perf_counter()
-    network: torch.nn.Module = embedder.network  # type: ignore[attr-defined]
+    network: Any = embedder.network  # type: ignore[attr-defined]
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -137,7 +138,7 @@ def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> 
 
 
 def _export_checked(
-    embedder: Embedder, network: torch.nn.Module, tmp: Path, vocab_file: Path | None, started: float
+    embedder: Embedder, network: Any, tmp: Path, vocab_file: Path | None, started: float
 ) -> GraphSet:
     images = np.stack([embedder.preprocess(im) for im in probe_images()])
     is_clip = embedder.supports_text
