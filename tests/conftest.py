@@ -31,9 +31,19 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path
     return make_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
+@pytest.fixture(scope="session")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One models cache for the tests that use ``data_dir``: a model's ONNX graphs are exported
+    once per test run (efficientnet-lite2 takes 15 s), as once per computer for a person."""
+    return tmp_path_factory.mktemp("models-cache")
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every app file of the test goes here, never into the real per-user folders."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models: Path) -> Path:
+    """Every app file of the test goes here, never into the real per-user folders (the models
+    cache is the run's shared one)."""
     path = tmp_path / "appdata"
+    (path / "cache").mkdir(parents=True)
+    (path / "cache" / "models").symlink_to(shared_models, target_is_directory=True)
     monkeypatch.setenv("PHOTOSEARCH_DATA_DIR", str(path))
     return path

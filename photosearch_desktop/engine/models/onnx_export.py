@@ -66,6 +66,9 @@ class _Tower(torch.nn.Module):
         super().__init__()
         self.network = network
         self.method = method
+        # The exporter puts a module back in the mode it found it in, submodules included: a
+        # wrapper left in training mode would switch BatchNorm to batch statistics afterwards.
+        self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return getattr(self.network, self.method)(x) if self.method else self.network(x)
