@@ -79,8 +79,6 @@ def twelve_mp_photos(count: int) -> list[Path]:
 
 
 def throughput(args: argparse.Namespace) -> None:
-    import torch
-
     from photosearch_desktop.engine.library import Library
     from photosearch_desktop.engine.media.loader import load_image
     from photosearch_desktop.engine.models.factory import create_embedder
@@ -99,16 +97,27 @@ def throughput(args: argparse.Namespace) -> None:
         arrays.append(embedder.preprocess(load_image(p, min_side=embedder.input_size).image))
     decode_s = (time.thread_time() - t0) / len(photos)
 
-    # Model-only, one thread: the CPU work of inference per photo.
-    default_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    # Model-only, one thread: the CPU work of inference per photo, on the runtime indexing uses.
+    if embedder.runtime == "onnx":
+        from photosearch_desktop.engine.models.onnx_embedder import OnnxEmbedder
+
+        one_thread = OnnxEmbedder(embedder.graphs, threads=1)  # type: ignore[attr-defined]
+        default_threads = cores
+    else:
+        import torch
+
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        one_thread = embedder
     batch = args.batch_size or embedder.cpu_batch_size
-    embedder.encode_arrays(np.stack(arrays[:batch]))  # warm-up
+    one_thread.encode_arrays(np.stack(arrays[:batch]))  # warm-up
     t0 = time.perf_counter()
     for i in range(0, len(arrays), batch):
-        embedder.encode_arrays(np.stack(arrays[i : i + batch]))
+        one_thread.encode_arrays(np.stack(arrays[i : i + batch]))
     model_s = (time.perf_counter() - t0) / len(arrays)
-    torch.set_num_threads(default_threads)
+    if embedder.runtime != "onnx":
+        torch.set_num_threads(default_threads)
+    del one_thread
     limit = cores / (decode_s + model_s)
 
     # End to end through the real pipeline, on a copy so the catalog is fresh.
@@ -151,7 +160,8 @@ def throughput(args: argparse.Namespace) -> None:
         "bench_index throughput",
         [row],
         {
-            "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "torch_threads": default_threads},
+            "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "runtime": embedder.runtime,
+                         "intra_op_threads": default_threads},
             "note": "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
         },
     )

@@ -1,7 +1,8 @@
 """The ONNX graphs of a model on disk: where they live, what they are, and whether they were refused.
 
 One folder per model identity under the models cache (``<cache>/onnx/<arch>-<sha256 of the
-weights>-f<format>``): ``image.onnx``, ``text.onnx`` (CLIP), the tokenizer's vocabulary, and
+weights>-f<format>``): ``image.onnx``, ``text.onnx`` (CLIP), each with its weights beside it
+(``.onnx.data``, memory-mapped when loaded), the tokenizer's vocabulary, and
 ``graphs.json``, written last, so a folder without it is an export that did not finish. An
 export that failed its check leaves ``refused.json`` instead: the model then runs with torch,
 and the export is tried again only when torch or ONNX Runtime changes version.
@@ -25,7 +26,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bumped when what an export writes changes; older folders are then ignored
+FORMAT = 2  # bumped when what an export writes changes; older folders are then ignored
 MANIFEST = "graphs.json"
 REFUSAL = "refused.json"
 IMAGE_GRAPH = "image.onnx"
@@ -63,6 +64,7 @@ def _write_json(path: Path, data: object) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the person's other accounts' tools
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -137,7 +139,8 @@ def read_graphs(folder: Path) -> GraphSet | None:
         graphs = GraphSet(**{**data, "folder": folder})
     except TypeError:
         return None  # written by another format
-    needed = [IMAGE_GRAPH] + ([TEXT_GRAPH, graphs.text["vocab"]] if graphs.text else [])
+    towers = [IMAGE_GRAPH] + ([TEXT_GRAPH] if graphs.text else [])
+    needed = towers + [t + ".data" for t in towers] + ([graphs.text["vocab"]] if graphs.text else [])
     if not all((folder / name).is_file() for name in needed):
         return None
     return graphs

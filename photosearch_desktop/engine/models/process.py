@@ -329,6 +329,9 @@ class ModelProcess(Embedder):
             future.set_exception(failure())
 
     def _call(self, operation: str, *args: object) -> Any:
+        return self._submit(operation, *args).result()
+
+    def _submit(self, operation: str, *args: object) -> Future[Any]:
         future: Future[Any] = Future()
         with self._state_lock:
             if self._failure is not None:
@@ -342,7 +345,7 @@ class ModelProcess(Embedder):
                 _send(self._requests, (request_id, operation, args))
         except (OSError, ValueError):
             pass  # the process has gone: the reader fails the request with the reason
-        return future.result()
+        return future
 
     def set_threads(self, n: int) -> int:
         return self._call("set_threads", n)
@@ -359,7 +362,10 @@ class ModelProcess(Embedder):
                 pass  # a stopped process has no threads to restore
 
     def warm_up(self) -> None:
-        self._call("warm_up")
+        """Start loading every part of the model in its process, and return at once: a query
+        asked meanwhile runs as soon as the part it needs is loaded (the window's first query
+        waits for its tower, not for both). A failure shows in the next call."""
+        self._submit("warm_up")
 
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         return self._call("encode_arrays", np.ascontiguousarray(batch, dtype=np.float32))
