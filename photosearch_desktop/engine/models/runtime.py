@@ -75,6 +75,7 @@ def weights_of(spec: ModelSpec, weights: Path | None, cache_dir: Path) -> Path |
     yet); the errors are the torch loaders' own, so either runtime says the same."""
     if spec.kind != "clip":
         return efficientnet_weights_file()
+    arch_key(spec.arch)  # a missing config file is said first, as open_clip's loader says it
     if weights is not None:
         if not Path(weights).is_file():
             raise ModelError(f"The weights file {weights} does not exist.", hint(Action.GIVE_WEIGHTS))
