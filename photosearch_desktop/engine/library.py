@@ -244,6 +244,7 @@ class Library:
         """Photos that look like the image file at ``path`` (inside the library or not)."""
         from .media.loader import load_image
 
+        self._prefetch("image")
         self._check_searchable()
         path = Path(path).expanduser().resolve()
         embedder = self._query_embedder()
@@ -256,6 +257,7 @@ class Library:
 
     def search_pil(self, image: Image.Image, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Photos that look like an in-memory image (e.g. pasted from the clipboard)."""
+        self._prefetch("image")
         self._check_searchable()
         embedder = self._query_embedder()
         return self.search_vector(embedder.encode_images([image.convert("RGB")])[0], k, filters)
@@ -271,10 +273,26 @@ class Library:
     def search_text(self, text: str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         from .models.base import text_not_supported
 
+        self._prefetch("text")
         self._check_searchable()
         if not self.spec.supports_text:
             raise text_not_supported(self.model_name)
         return self.search_vector(self._query_embedder().encode_text([text])[0], k, filters)
+
+    def _prefetch(self, tower: str) -> None:
+        """Start loading the model's ``tower`` while the query loads the vector index: a
+        command's first text query waits for the longer of the two, not for both. Only for a
+        library indexed with this model (otherwise the query fails before it needs the model)."""
+        if self.indexed_model != self.model_name:
+            return
+
+        def start() -> None:
+            try:
+                self._model.get().prepare(tower)
+            except Exception:  # noqa: BLE001 - the query loads the model itself and reports why
+                log.debug("loading the model ahead failed", exc_info=True)
+
+        threading.Thread(target=start, name="model-ahead", daemon=True).start()
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was

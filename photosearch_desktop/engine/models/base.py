@@ -55,6 +55,9 @@ class Embedder(ABC):
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 3, S, S) -> float32 (N, dim), L2-normalised."""
 
+    def prepare(self, tower: str) -> None:  # noqa: B027 - optional: only a model loaded in parts has work here
+        """Start loading ``tower`` ("text" or "image") in the background, if it is not loaded."""
+
     def warm_up(self) -> None:  # noqa: B027 - optional: a model loaded whole has nothing left to load
         """Load now whatever the model would load on first use."""
 

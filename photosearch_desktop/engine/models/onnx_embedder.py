@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,7 @@ class OnnxEmbedder(Embedder):
         self._sessions: dict[str, onnxruntime.InferenceSession] = {}
         self._tokenizer: ClipTokenizer | None = None
         self._load_lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
         self._threads = threads
 
     def _session(self, graph: str) -> onnxruntime.InferenceSession:
@@ -97,6 +98,23 @@ class OnnxEmbedder(Embedder):
         session = load_session(self.graphs.folder / graph, self._threads)
         log.info("loaded %s of %s in %.2f s", graph, self.identity, time.perf_counter() - started)
         return session
+
+    def prepare(self, tower: str) -> None:
+        """Start loading ``tower`` ("text" or "image") in the background and return at once.
+        Loading a tower's graph runs outside the GIL, so it overlaps with whatever the caller
+        does meanwhile (a query loads the vector index; an image query decodes its photo)."""
+        if tower == "text" and self.supports_text:
+            threading.Thread(target=self._quietly, args=(self._text_tokenizer,), name="tokenizer", daemon=True).start()
+            threading.Thread(target=self._quietly, args=(self._session, TEXT_GRAPH), name="load-text", daemon=True).start()
+        elif tower == "image":
+            threading.Thread(target=self._quietly, args=(self._session, IMAGE_GRAPH), name="load-image", daemon=True).start()
+
+    @staticmethod
+    def _quietly(load: Callable[..., object], *args: object) -> None:
+        try:
+            load(*args)
+        except Exception:  # noqa: BLE001 - the call that needs it loads it again and reports why
+            log.debug("loading ahead failed", exc_info=True)
 
     def warm_up(self) -> None:
         """Load every tower now (text first: the window's first query is most often words)."""
@@ -123,15 +141,16 @@ class OnnxEmbedder(Embedder):
         return self._run(IMAGE_GRAPH, batch)
 
     def _text_tokenizer(self) -> ClipTokenizer:
-        if self._tokenizer is None:
-            from .tokenizer import ClipTokenizer
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from .tokenizer import ClipTokenizer
 
-            text = self.graphs.text
-            assert text is not None
-            self._tokenizer = ClipTokenizer(
-                self.graphs.folder / text["vocab"], int(text["context_length"]), str(text["clean"])
-            )
-        return self._tokenizer
+                text = self.graphs.text
+                assert text is not None
+                self._tokenizer = ClipTokenizer(
+                    self.graphs.folder / text["vocab"], int(text["context_length"]), str(text["clean"])
+                )
+            return self._tokenizer
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         if not self.supports_text:

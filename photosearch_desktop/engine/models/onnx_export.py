@@ -25,7 +25,7 @@ from PIL import Image
 from .base import Embedder, l2_normalise
 from .graphs import IMAGE_GRAPH, TEXT_GRAPH, GraphSet, runtime_versions, write_graphs
 from .preprocess import ClipPreprocess, EfficientNetPreprocess
-from .tokenizer import VOCAB_FILE, ClipTokenizer
+from .tokenizer import MERGES_FILE, ClipTokenizer, write_merges
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,8 @@ def _export_checked(
         context_length, clean = _clip_text_setup(embedder)
         if vocab_file is None or not vocab_file.is_file():
             raise ExportRefused("open_clip's tokenizer vocabulary was not found")
-        shutil.copyfile(vocab_file, tmp / VOCAB_FILE)
-        ours = ClipTokenizer(tmp / VOCAB_FILE, context_length, clean)(list(PROBE_TEXTS))
+        write_merges(vocab_file, tmp / MERGES_FILE)
+        ours = ClipTokenizer(tmp / MERGES_FILE, context_length, clean)(list(PROBE_TEXTS))
         theirs = embedder.tokenizer(list(PROBE_TEXTS)).numpy()  # type: ignore[attr-defined]
         if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
             raise ExportRefused("the torch-free tokenizer gives other token ids than open_clip's")
@@ -190,7 +190,7 @@ def _export_checked(
         text_cos = float(_cosines(expected_text, got_text).min())
         if not text_cos >= MIN_COSINE:
             raise ExportRefused(f"its text graph gives other vectors than torch (cosine {text_cos:.6f} < {MIN_COSINE})")
-        text = {"context_length": context_length, "clean": clean, "vocab": VOCAB_FILE}
+        text = {"context_length": context_length, "clean": clean, "vocab": MERGES_FILE}
 
     pre = embedder.preprocessor
     if isinstance(pre, ClipPreprocess):
