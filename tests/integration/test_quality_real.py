@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_dataset
+from shareddata import shared_dataset
 from whitebox import catalog_of
 
 from photosearch_desktop.cli import main
