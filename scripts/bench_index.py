@@ -11,6 +11,7 @@ as a user would, in a fresh process, timed wall to wall.
 
     python scripts/bench_index.py throughput --photos small --count 300
     python scripts/bench_index.py throughput --photos 12mp --count 40
+    python scripts/bench_index.py throughput --photos small --count 300 --runtime torch   # ONNX Runtime is the default on a CPU
     python scripts/bench_index.py throughput --photos small --count 300 --model-process
     python scripts/bench_index.py rescan --files 100000
 """
@@ -87,7 +88,7 @@ def throughput(args: argparse.Namespace) -> None:
 
     photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
     cores = os.cpu_count() or 1
-    embedder = create_embedder(args.model, device="cpu")
+    embedder = create_embedder(args.model, device="cpu", runtime=args.runtime)
 
     # Decode-only: what a decode thread does per photo (fingerprint, decode, preprocess).
     arrays = []
@@ -128,7 +129,9 @@ def throughput(args: argparse.Namespace) -> None:
         os.symlink(p, lib_dir / p.name)
     data_dir = WORK / f"data-{args.photos}"
     shutil.rmtree(data_dir, ignore_errors=True)
-    lib = Library(lib_dir, data_dir=data_dir, model=args.model, device="cpu", model_process=args.model_process)
+    lib = Library(
+        lib_dir, data_dir=data_dir, model=args.model, device="cpu", model_process=args.model_process, runtime=args.runtime
+    )
     if args.model_process:
         lib.embedder()  # started before timing, as the window does at start-up
     else:
@@ -149,7 +152,7 @@ def throughput(args: argparse.Namespace) -> None:
     row = {
         "photos": f"{args.photos} ({Image.open(photos[0]).size[0]}x{Image.open(photos[0]).size[1]})",
         "count": len(photos),
-        "model": args.model + (" (own process)" if args.model_process else ""),
+        "model": f"{args.model} on {embedder.runtime}" + (" (own process)" if args.model_process else ""),
         "decode_ms": decode_s * 1000,
         "model_ms_1thread": model_s * 1000,
         "limit_img_s": limit,
@@ -237,6 +240,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, help="default: the model's cpu_batch_size")
     p.add_argument("--workers", type=int)
     p.add_argument("--model-process", action="store_true", help="run the model in its own process, as the window does")
+    p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto", help="what runs the model (default: as the app picks)")
     p = sub.add_parser("rescan")
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=5)
