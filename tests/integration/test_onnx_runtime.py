@@ -8,11 +8,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from libgen import make_library, near_copy, picture
+from shareddata import SHARED
 
 from photosearch_desktop.engine.errors import Action, ModelError
 from photosearch_desktop.engine.library import Library
@@ -21,7 +23,8 @@ from photosearch_desktop.engine.models.factory import create_embedder
 from photosearch_desktop.engine.models.graphs import IMAGE_GRAPH, MANIFEST, REFUSAL, TEXT_GRAPH
 from photosearch_desktop.engine.models.process import ModelProcess
 from photosearch_desktop.engine.models.registry import get_spec
-from photosearch_desktop.engine.models.runtime import decide
+from photosearch_desktop.engine.models.runtime import decide, graphs_folder_for
+from photosearch_desktop.engine.models.tokenizer import open_clip_vocab_file
 from photosearch_desktop.engine.records import Preparation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -145,6 +148,29 @@ def test_a_mismatching_export_is_refused_and_torch_runs(tmp_path: Path, tiny_cli
     assert Action.USE_TORCH in caught.value.hint
 
 
+def test_two_exports_of_one_model_at_once_leave_one_folder(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
+    """The window and a command may both export the same model: the first finished folder is
+    kept, the other export's is dropped, and what a killed export left is cleared once old."""
+    _name, weights, config = tiny_clip
+    spec = get_spec(f"clip:{config}")
+    torch_model = create_embedder(spec.name, device="cpu", weights=weights, cache_dir=tmp_path, runtime="torch")
+    folder = graphs_folder_for(spec, weights, tmp_path)
+    folder.parent.mkdir(parents=True)
+    abandoned = Path(f"{folder}{onnx_export.PARTIAL}killed")
+    running = Path(f"{folder}{onnx_export.PARTIAL}running")
+    abandoned.mkdir()
+    running.mkdir()
+    hours_ago = time.time() - 2 * onnx_export.ABANDONED_AFTER_S
+    os.utime(abandoned, (hours_ago, hours_ago))
+
+    first = onnx_export.export_graphs(torch_model, folder, open_clip_vocab_file())
+    manifest = (folder / MANIFEST).read_bytes()
+    second = onnx_export.export_graphs(torch_model, folder, open_clip_vocab_file())
+    assert first.folder == second.folder == folder
+    assert (folder / MANIFEST).read_bytes() == manifest, "the first export's folder stays as it was"
+    assert sorted(p.name for p in folder.parent.iterdir()) == sorted([folder.name, running.name])
+
+
 def test_runtime_torch_and_onnx_are_honoured(tmp_path: Path, tiny_clip, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     _name, weights, config = tiny_clip
     root = make_library(tmp_path / "Pictures")
@@ -198,8 +224,6 @@ def test_model_process_runs_the_onnx_graphs(tmp_path: Path, tiny_clip) -> None: 
 @pytest.mark.slow
 def test_efficientnet_lite2_exports_and_gives_torchs_vectors(tmp_path: Path) -> None:
     """Its real weights (15 s to export on 2 cores); checked on real photos where shared data is here."""
-    from conftest import SHARED
-
     news: list[Preparation] = []
     onnx = create_embedder("efficientnet-lite2", device="cpu", cache_dir=tmp_path, preparing=news.append)
     assert onnx.runtime == "onnx" and [n.stage for n in news] == ["started", "finished"]

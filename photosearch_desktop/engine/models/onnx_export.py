@@ -12,7 +12,9 @@ scripts/bench_onnx.py).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -23,13 +25,15 @@ import torch
 from PIL import Image
 
 from .base import Embedder, l2_normalise
-from .graphs import IMAGE_GRAPH, TEXT_GRAPH, GraphSet, runtime_versions, write_graphs
+from .graphs import IMAGE_GRAPH, TEXT_GRAPH, GraphSet, read_graphs, runtime_versions, write_graphs
 from .preprocess import ClipPreprocess, EfficientNetPreprocess
 from .tokenizer import MERGES_FILE, ClipTokenizer, write_merges
 
 log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.9999
+PARTIAL = ".partial-"
+ABANDONED_AFTER_S = 3600.0
 OPSET = 17
 PROBE_TEXTS = (
     "a dog on a beach",
@@ -129,21 +133,37 @@ def _clip_text_setup(embedder: Embedder) -> tuple[int, str]:
     return int(tokenizer.context_length), clean
 
 
+def _drop_abandoned(folder: Path) -> None:
+    """Remove what an export killed midway left of this model (hundreds of MB), once it is
+    older than any export could take."""
+    for partial in folder.parent.glob(folder.name + PARTIAL + "*"):
+        try:
+            if time.time() - partial.stat().st_mtime > ABANDONED_AFTER_S:
+                shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> GraphSet:
     """Export ``embedder`` (a torch model on the CPU) into ``folder`` and check it; ExportRefused
     if it cannot be exported or does not match. ``vocab_file``: open_clip's BPE vocabulary (CLIP)."""
     started = time.perf_counter()
     network: Any = embedder.network  # type: ignore[attr-defined]
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _drop_abandoned(folder)
+    # A folder of its own: two processes may export the same model at once (the window and a
+    # command); the first to finish puts its folder in place, the other's is dropped.
+    tmp = Path(tempfile.mkdtemp(prefix=folder.name + PARTIAL, dir=folder.parent))
+    os.chmod(tmp, 0o755)  # as any other folder of the cache, not mkdtemp's 0700
     try:
         graphs = _export_checked(embedder, network, tmp, vocab_file, started)
         write_graphs(tmp, graphs)
-        if folder.exists():  # another process finished the same export first
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
+        try:
             tmp.rename(folder)
+        except OSError:
+            if read_graphs(folder) is None:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same export first
     except ExportRefused:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
