@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from libgen import make_library, near_copy, picture
 from shareddata import SHARED
+from tinyclip import TINY_CLIP_NAME
 
 from photosearch_desktop.engine.errors import Action, ModelError
 from photosearch_desktop.engine.library import Library
@@ -165,10 +167,41 @@ def test_two_exports_of_one_model_at_once_leave_one_folder(tmp_path: Path, tiny_
 
     first = onnx_export.export_graphs(torch_model, folder, open_clip_vocab_file())
     manifest = (folder / MANIFEST).read_bytes()
-    second = onnx_export.export_graphs(torch_model, folder, open_clip_vocab_file())
+    # As another process would (it does not share this one's lock): its export finishes second.
+    second = onnx_export._export_graphs(torch_model, folder, open_clip_vocab_file())
     assert first.folder == second.folder == folder
     assert (folder / MANIFEST).read_bytes() == manifest, "the first export's folder stays as it was"
     assert sorted(p.name for p in folder.parent.iterdir()) == sorted([folder.name, running.name])
+
+
+@pytest.mark.expect_log(r"^No pretrained weights loaded for model 'tiny-clip-test'")  # open_clip, on making the other weights
+def test_two_models_export_at_once_in_one_process(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
+    """Two libraries' models prepared in two threads: torch's exporter keeps global state, so
+    unserialised the second export failed ("GLOBALS.in_onnx_export must be False")."""
+    import open_clip
+    import torch
+
+    _name, weights, config = tiny_clip
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    torch.save(open_clip.create_model(TINY_CLIP_NAME).state_dict(), other)
+    spec = get_spec(f"clip:{config}")
+    models = [create_embedder(spec.name, device="cpu", weights=w, cache_dir=tmp_path, runtime="torch") for w in (weights, other)]
+    results: dict[int, object] = {}
+
+    def export(i: int) -> None:
+        try:
+            folder = graphs_folder_for(spec, (weights, other)[i], tmp_path)
+            results[i] = onnx_export.export_graphs(models[i], folder, open_clip_vocab_file())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            results[i] = exc
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(results[i], onnx_export.GraphSet) for i in range(2)), results
 
 
 def test_runtime_torch_and_onnx_are_honoured(tmp_path: Path, tiny_clip, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 MIN_COSINE = 0.9999
 PARTIAL = ".partial-"
 ABANDONED_AFTER_S = 3600.0
+_EXPORT_LOCK = threading.Lock()
 OPSET = 17
 PROBE_TEXTS = (
     "a dog on a beach",
@@ -146,7 +148,17 @@ def _drop_abandoned(folder: Path) -> None:
 
 def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> GraphSet:
     """Export ``embedder`` (a torch model on the CPU) into ``folder`` and check it; ExportRefused
-    if it cannot be exported or does not match. ``vocab_file``: open_clip's BPE vocabulary (CLIP)."""
+    if it cannot be exported or does not match. ``vocab_file``: open_clip's BPE vocabulary (CLIP).
+
+    One export at a time in a process: torch's exporter keeps its state in globals, and a
+    second export started meanwhile (another library's model, loading in another thread)
+    fails with "GLOBALS.in_onnx_export must be False"."""
+    with _EXPORT_LOCK:
+        done = read_graphs(folder)  # exported while this one waited
+        return done if done is not None else _export_graphs(embedder, folder, vocab_file)
+
+
+def _export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> GraphSet:
     started = time.perf_counter()
     network: Any = embedder.network  # type: ignore[attr-defined]
     folder.parent.mkdir(parents=True, exist_ok=True)
