@@ -1,7 +1,7 @@
 """A model's towers run by ONNX Runtime on the CPU: no torch in the process.
 
-Importing torch and open_clip cost 3.6 s and 0.88 GB before the first query (2 cores); ONNX
-Runtime imports in 0.3 s. Each tower is its own graph, loaded on first use: a text query
+Importing torch and open_clip cost 3.6 s and 0.88 GB before the first query (2 cores, issue
+14); ONNX Runtime and one tower cost a fraction of that (scripts/bench_onnx.py). Each tower is its own graph, loaded on first use: a text query
 loads only the text tower, indexing and photo queries only the image tower. The graphs come
 from graphs.py (exported and checked by onnx_export.py).
 """

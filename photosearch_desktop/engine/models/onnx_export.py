@@ -5,8 +5,8 @@ weights), one graph per tower, then run by ONNX Runtime on probe photos and text
 torch: every output must point the same way as torch's (cosine >= MIN_COSINE), and the
 torch-free tokenizer must give open_clip's token ids, or the export is refused and the model
 keeps running on torch. Only then do vectors from both runtimes count as the same model
-identity. ViT-B/32 at 256 px exports in about 30 s on 2 cores (printed by
-scripts/bench_onnx.py).
+identity. An export takes tens of seconds, once per model and computer (scripts/bench_onnx.py
+prints the time per model).
 """
 
 from __future__ import annotations

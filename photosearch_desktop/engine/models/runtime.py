@@ -4,7 +4,7 @@ importing torch where the answer does not need it.
 ONNX Runtime on the CPU, from graphs exported once per model (onnx_export.py); torch on a CUDA
 or Apple GPU, where ONNX Runtime is not installed, or where the export was refused. A person
 may force either ("onnx" or "torch"). On a computer without a GPU driver the decision reads a
-few files and imports nothing heavy: ``photosearch search`` then starts in 0.5 s, not 4.
+few files and imports nothing heavy (a query's start on either runtime: scripts/bench_onnx.py).
 """
 
 from __future__ import annotations
