@@ -38,9 +38,11 @@ def create_embedder(
     download_progress: Callable[[int, int], None] | None = None,
     runtime: str | None = None,
     preparing: PreparationCallback | None = None,
+    force_download: bool = False,
 ) -> Embedder:
     """Build the model. ``runtime``: "auto" (default), "onnx" or "torch"; ``preparing`` hears
-    of a one-time export as it starts and ends."""
+    of a one-time export as it starts and ends; ``force_download``: fetch downloaded weights
+    anew (the person asked for it)."""
     spec = get_spec(name)
     if spec.kind != "clip" and weights is not None:
         raise ModelError(
@@ -49,7 +51,8 @@ def create_embedder(
         )
     cache = _cache(cache_dir)
     decision = decide(spec, runtime, device, weights, cache)
-    if decision.runtime == "onnx" and decision.folder is not None:
+    # A download the person asked for goes through torch (and the weights check) even with graphs cached.
+    if decision.runtime == "onnx" and decision.folder is not None and not force_download:
         from .graphs import read_graphs
 
         graphs = read_graphs(decision.folder)
@@ -57,7 +60,7 @@ def create_embedder(
             from .onnx_embedder import OnnxEmbedder
 
             return OnnxEmbedder(graphs, name)
-    model = _torch_embedder(spec, decision.device, weights, cache, download_progress)
+    model = _torch_embedder(spec, decision.device, weights, cache, download_progress, force_download)
     if decision.runtime == "onnx":
         return _prepare(model, spec, decision, runtime, cache, preparing)
     log.info("%s runs with torch on %s: %s", spec.name, model.device, decision.reason)
@@ -66,7 +69,7 @@ def create_embedder(
 
 def _torch_embedder(
     spec: ModelSpec, device: str | None, weights: Path | None, cache_dir: Path,
-    download_progress: Callable[[int, int], None] | None,
+    download_progress: Callable[[int, int], None] | None, force_download: bool,
 ) -> Embedder:
     from .device import resolve_device
 
@@ -74,7 +77,10 @@ def _torch_embedder(
     if spec.kind == "clip":
         from .clip import ClipEmbedder
 
-        return ClipEmbedder(spec, device=dev, weights=weights, cache_dir=cache_dir, download_progress=download_progress)
+        return ClipEmbedder(
+            spec, device=dev, weights=weights, cache_dir=cache_dir, download_progress=download_progress,
+            force_download=force_download,
+        )
     from .efficientnet_lite import EfficientNetLite2Embedder
 
     return EfficientNetLite2Embedder(device=dev)
@@ -91,9 +97,10 @@ def _prepare(
     from .tokenizer import open_clip_vocab_file
 
     weights_file: Path = model.weights_file  # type: ignore[attr-defined]
-    if spec.kind == "clip" and spec.pretrained and decision.folder is None:
-        remember_pretrained(cache_dir, model.identity, weights_file)  # downloaded just now
-    folder = decision.folder or graphs_folder_for(spec, weights_file, cache_dir)
+    if spec.kind == "clip" and spec.pretrained:
+        remember_pretrained(cache_dir, model.identity, weights_file)  # where a download went (keyed by identity)
+    # Its hash again: a download the person asked for may have replaced the file.
+    folder = graphs_folder_for(spec, weights_file, cache_dir)
     graphs = read_graphs(folder)
     if graphs is None:
         tell = preparing or (lambda p: log.info("%s", p.message))

@@ -8,8 +8,10 @@ export that failed its check leaves ``refused.json`` instead: the model then run
 and the export is tried again only when torch or ONNX Runtime changes version.
 
 Hashing a 350 MB checkpoint takes 0.2-0.4 s, more than a text query may cost, so each file's
-sha256 is remembered by its path, size, modification time and inode (``weights-sha256.json``):
-a changed file is hashed again. Nothing here imports torch.
+sha256 is remembered by its path, size, modification time and inode
+(``weights-sha256-by-stamp.json``): a changed file is hashed again. That is safe for finding a
+model's graphs: they were exported from the file whose hash names them, and a downloaded file
+is still checked against its recorded hash (weights.py) whenever torch loads it. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..system.private_files import private_dir
+
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bumped when what an export writes changes; older folders are then ignored
@@ -31,7 +35,7 @@ MANIFEST = "graphs.json"
 REFUSAL = "refused.json"
 IMAGE_GRAPH = "image.onnx"
 TEXT_GRAPH = "text.onnx"
-_HASHES = "weights-sha256.json"
+_HASHES = "weights-sha256-by-stamp.json"  # not weights.py's record of downloads, which is checked at each load
 _PRETRAINED = "pretrained-weights.json"
 
 
@@ -59,12 +63,11 @@ class GraphSet:
 
 def _write_json(path: Path, data: object) -> None:
     """Whole or not at all: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide it from the person's other accounts' tools
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -20,11 +20,13 @@ class ModelHandle:
     ``own_process``: run the model in a process of its own (the window does, so that torch
     never holds its interpreter; the command line keeps it in-process). ``runtime``: "auto",
     "onnx" or "torch" (models/runtime.py); ``preparing`` hears of a one-time export.
+    ``force_download``: the first load downloads the weights anew (the person asked for it),
+    later ones do not.
     """
 
     def __init__(
         self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False,
-        runtime: str | None = None, preparing: PreparationCallback | None = None,
+        runtime: str | None = None, preparing: PreparationCallback | None = None, force_download: bool = False,
     ) -> None:
         self.name = name
         self.device = device
@@ -33,6 +35,7 @@ class ModelHandle:
         self.own_process = own_process
         self.runtime = runtime
         self.preparing = preparing
+        self.force_download = force_download
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -44,6 +47,7 @@ class ModelHandle:
                 self._embedder = None
             if self._embedder is None:
                 self._embedder = self._load()
+                self.force_download = False
             return self._embedder
 
     @property
@@ -57,13 +61,13 @@ class ModelHandle:
 
             return ModelProcess(
                 self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
-                preparing=self.preparing,
+                preparing=self.preparing, force_download=self.force_download,
             )
         from .factory import create_embedder
 
         embedder = create_embedder(
             self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
-            preparing=self.preparing,
+            preparing=self.preparing, force_download=self.force_download,
         )
         release_free_memory()  # the loader's freed temporaries
         return embedder

@@ -12,7 +12,6 @@ prints the time per model).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..system.private_files import private_dir, tighten
 from .base import Embedder, l2_normalise
 from .graphs import IMAGE_GRAPH, TEXT_GRAPH, GraphSet, read_graphs, runtime_versions, write_graphs
 from .preprocess import ClipPreprocess, EfficientNetPreprocess
@@ -161,15 +161,17 @@ def export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> 
 def _export_graphs(embedder: Embedder, folder: Path, vocab_file: Path | None) -> GraphSet:
     started = time.perf_counter()
     network: Any = embedder.network  # type: ignore[attr-defined]
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(folder.parent)
     _drop_abandoned(folder)
     # A folder of its own: two processes may export the same model at once (the window and a
     # command); the first to finish puts its folder in place, the other's is dropped.
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + PARTIAL, dir=folder.parent))
-    os.chmod(tmp, 0o755)  # as any other folder of the cache, not mkdtemp's 0700
     try:
         graphs = _export_checked(embedder, network, tmp, vocab_file, started)
         write_graphs(tmp, graphs)
+        # The exporter and ONNX Runtime write with the umask; the folder (mkdtemp's 0700) kept
+        # them private meanwhile, and they stay so where it is put.
+        tighten(tmp)
         try:
             tmp.rename(folder)
         except OSError:

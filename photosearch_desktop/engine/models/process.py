@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import Action, ModelError, ModelStopped, PhotoSearchError, hint
 from ..records import Preparation
+from ..system.log_files import WithoutImageData
 from .base import Embedder
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,11 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     send_lock = threading.Lock()
-    name, device, weights, cache_dir, runtime, log_level = _receive(requests)
+    name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
     logging.getLogger().setLevel(log_level)
-    logging.getLogger().addHandler(_LogToCaller(answers, send_lock))
+    to_caller = _LogToCaller(answers, send_lock)
+    to_caller.addFilter(WithoutImageData())
+    logging.getLogger().addHandler(to_caller)
     started = time.perf_counter()
 
     def preparing(news: Preparation) -> None:
@@ -130,7 +133,8 @@ def serve() -> None:
         from .factory import create_embedder
 
         embedder = create_embedder(
-            name, device=device, weights=weights, cache_dir=cache_dir, runtime=runtime, preparing=preparing
+            name, device=device, weights=weights, cache_dir=cache_dir, runtime=runtime, preparing=preparing,
+            force_download=force_download,
         )
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         with send_lock:
@@ -222,6 +226,7 @@ class ModelProcess(Embedder):
     def __init__(
         self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None,
         runtime: str | None = None, preparing: Callable[[Preparation], None] | None = None,
+        force_download: bool = False,
     ) -> None:
         self._preparing = preparing
         self._process = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -229,7 +234,7 @@ class ModelProcess(Embedder):
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
             level = logging.getLogger().getEffectiveLevel()
-            _send(self._requests, (name, device, weights, cache_dir, runtime, level))
+            _send(self._requests, (name, device, weights, cache_dir, runtime, force_download, level))
             kind, payload = self._next_answer()
         except (EOFError, OSError):
             self._stop()
