@@ -40,6 +40,7 @@ from .engine.records import (
     OfflineFolder,
     PhotoRecord,
     PipelineOptions,
+    Preparation,
     Progress,
     QueryTerm,
     SearchFilters,
@@ -73,6 +74,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("library", type=Path, help="the photo folder")
     p.add_argument("--model", help=f"model name (default: the library's, else {DEFAULT_MODEL}); see 'photosearch models'")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument(
+        "--runtime", choices=("auto", "onnx", "torch"), default="auto",
+        help="what runs the model: auto (default: ONNX Runtime on a CPU, torch on a GPU), onnx or torch",
+    )
     p.add_argument("--weights", type=Path, help="local CLIP checkpoint instead of downloading")
     p.add_argument("--data-dir", type=Path, help="where the index lives (default: per-user data dir; env PHOTOSEARCH_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -227,11 +232,17 @@ def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
     }
 
 
+def _preparing(news: Preparation) -> None:
+    """The model's one-time preparation for this computer (tens of seconds): say so as it starts and ends."""
+    print(f"photosearch: {news.message}", file=sys.stderr, flush=True)
+
+
 def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
     keep_private(app_dirs(args.data_dir))
     lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
-        readonly=readonly, redownload_weights=getattr(args, "redownload_weights", False),
+        readonly=readonly, runtime=args.runtime, model_preparing=_preparing,
+        redownload_weights=getattr(args, "redownload_weights", False),
     )
     _print_notices(lib)
     return lib
@@ -579,6 +590,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "data_dir": st.data_dir,
                     "model": st.model,
                     "model_identity": st.model_identity,
+                    "runtime": st.runtime.runtime if st.runtime else None,
+                    "runtime_reason": st.runtime.reason if st.runtime else None,
                     "total": st.total,
                     "indexed": st.indexed,
                     "pending": st.pending,
@@ -596,6 +609,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Library:   {st.root}")
     print(f"Index:     {st.data_dir}")
     print(f"Model:     {st.model or '(not indexed yet)'}" + (f" — {spec.description}" if spec else ""))
+    if st.runtime:
+        print(f"Runtime:   {st.runtime.words}")
     offline = f", {st.offline} offline" if st.offline else ""
     print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped{offline}")
     if st.last_indexed_at:
@@ -696,6 +711,7 @@ _CLI_WORDS = {
     Action.WAIT: "wait for it to finish, then try again",
     Action.RAISE_THRESHOLD: "raise --threshold",
     Action.RESTART: "run the command again",
+    Action.USE_TORCH: "run the model with torch (--runtime torch)",
     Action.RECONNECT: "connect the drive or network share that holds the photos, then run 'photosearch index'",
 }
 

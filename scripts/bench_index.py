@@ -11,6 +11,7 @@ as a user would, in a fresh process, timed wall to wall.
 
     python scripts/bench_index.py throughput --photos small --count 300
     python scripts/bench_index.py throughput --photos 12mp --count 40
+    python scripts/bench_index.py throughput --photos small --count 300 --runtime torch   # ONNX Runtime is the default on a CPU
     python scripts/bench_index.py throughput --photos small --count 300 --model-process
     python scripts/bench_index.py rescan --files 100000
 """
@@ -79,8 +80,6 @@ def twelve_mp_photos(count: int) -> list[Path]:
 
 
 def throughput(args: argparse.Namespace) -> None:
-    import torch
-
     from photosearch_desktop.engine.library import Library
     from photosearch_desktop.engine.media.loader import load_image
     from photosearch_desktop.engine.models.factory import create_embedder
@@ -89,7 +88,7 @@ def throughput(args: argparse.Namespace) -> None:
 
     photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
     cores = os.cpu_count() or 1
-    embedder = create_embedder(args.model, device="cpu")
+    embedder = create_embedder(args.model, device="cpu", runtime=args.runtime)
 
     # Decode-only: what a decode thread does per photo (fingerprint, decode, preprocess).
     arrays = []
@@ -99,16 +98,27 @@ def throughput(args: argparse.Namespace) -> None:
         arrays.append(embedder.preprocess(load_image(p, min_side=embedder.input_size).image))
     decode_s = (time.thread_time() - t0) / len(photos)
 
-    # Model-only, one thread: the CPU work of inference per photo.
-    default_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    # Model-only, one thread: the CPU work of inference per photo, on the runtime indexing uses.
+    if embedder.runtime == "onnx":
+        from photosearch_desktop.engine.models.onnx_embedder import OnnxEmbedder
+
+        one_thread = OnnxEmbedder(embedder.graphs, threads=1)  # type: ignore[attr-defined]
+        default_threads = cores
+    else:
+        import torch
+
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        one_thread = embedder
     batch = args.batch_size or embedder.cpu_batch_size
-    embedder.encode_arrays(np.stack(arrays[:batch]))  # warm-up
+    one_thread.encode_arrays(np.stack(arrays[:batch]))  # warm-up
     t0 = time.perf_counter()
     for i in range(0, len(arrays), batch):
-        embedder.encode_arrays(np.stack(arrays[i : i + batch]))
+        one_thread.encode_arrays(np.stack(arrays[i : i + batch]))
     model_s = (time.perf_counter() - t0) / len(arrays)
-    torch.set_num_threads(default_threads)
+    if embedder.runtime != "onnx":
+        torch.set_num_threads(default_threads)
+    del one_thread
     limit = cores / (decode_s + model_s)
 
     # End to end through the real pipeline, on a copy so the catalog is fresh.
@@ -119,7 +129,9 @@ def throughput(args: argparse.Namespace) -> None:
         os.symlink(p, lib_dir / p.name)
     data_dir = WORK / f"data-{args.photos}"
     shutil.rmtree(data_dir, ignore_errors=True)
-    lib = Library(lib_dir, data_dir=data_dir, model=args.model, device="cpu", model_process=args.model_process)
+    lib = Library(
+        lib_dir, data_dir=data_dir, model=args.model, device="cpu", model_process=args.model_process, runtime=args.runtime
+    )
     if args.model_process:
         lib.embedder()  # started before timing, as the window does at start-up
     else:
@@ -140,7 +152,7 @@ def throughput(args: argparse.Namespace) -> None:
     row = {
         "photos": f"{args.photos} ({Image.open(photos[0]).size[0]}x{Image.open(photos[0]).size[1]})",
         "count": len(photos),
-        "model": args.model + (" (own process)" if args.model_process else ""),
+        "model": f"{args.model} on {embedder.runtime}" + (" (own process)" if args.model_process else ""),
         "decode_ms": decode_s * 1000,
         "model_ms_1thread": model_s * 1000,
         "limit_img_s": limit,
@@ -151,7 +163,8 @@ def throughput(args: argparse.Namespace) -> None:
         "bench_index throughput",
         [row],
         {
-            "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "torch_threads": default_threads},
+            "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "runtime": embedder.runtime,
+                         "intra_op_threads": default_threads},
             "note": "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
         },
     )
@@ -227,6 +240,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, help="default: the model's cpu_batch_size")
     p.add_argument("--workers", type=int)
     p.add_argument("--model-process", action="store_true", help="run the model in its own process, as the window does")
+    p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto", help="what runs the model (default: as the app picks)")
     p = sub.add_parser("rescan")
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=5)

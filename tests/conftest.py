@@ -30,10 +30,21 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path
     return make_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
 
 
+@pytest.fixture(scope="session")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of ONNX graphs for the tests that use ``data_dir``: a model's graphs are
+    exported once per test run (efficientnet-lite2 takes 15 s), as once per computer for a
+    person. Only the graphs: downloaded weights and their records stay each test's own."""
+    return tmp_path_factory.mktemp("models-cache")
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every app file of the test goes here, never into the real per-user folders."""
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models: Path) -> Path:
+    """Every app file of the test goes here, never into the real per-user folders (the ONNX
+    graphs are the run's shared ones)."""
     path = tmp_path / "appdata"
+    (path / "cache" / "models").mkdir(parents=True)
+    (path / "cache" / "models" / "onnx").symlink_to(shared_models, target_is_directory=True)
     monkeypatch.setenv("PHOTOSEARCH_DATA_DIR", str(path))
     return path
 

@@ -36,6 +36,7 @@ class Action(Enum):
     RAISE_THRESHOLD = "raise-threshold"  # duplicates: the similarity asked for is far too low
     CHECK_INPUT = "check-input"  # a file or value given by the person is not usable
     RESTART = "restart"  # something stopped that starts again on the next try
+    USE_TORCH = "use-torch"  # run the model with torch instead of ONNX Runtime
     RECONNECT = "reconnect"  # the photos' drive or share is not there: connect it and update the index
 
 

@@ -36,7 +36,9 @@ from .records import (
     OfflineFolder,
     PhotoRecord,
     PipelineOptions,
+    Preparation,
     QueryTerm,
+    RuntimePlan,
     SavedSearch,
     SearchFilters,
     SearchQuery,
@@ -187,10 +189,15 @@ class Library:
         weights: Path | str | None = None,
         readonly: bool = False,
         model_process: bool = False,
+        runtime: str | None = None,
+        model_preparing: Callable[[Preparation], None] | None = None,
         redownload_weights: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
         torch never holds its interpreter; the command line keeps it in-process).
+        ``runtime``: what runs the model, "auto" (default), "onnx" or "torch" (see
+        models/runtime.py). ``model_preparing`` hears of the model's one-time preparation for
+        this computer (its ONNX export, tens of seconds) as it starts and ends.
         ``redownload_weights``: download the model's weights anew when it loads (the person asked
         for it, after the ones in the cache were refused)."""
         from .models.handle import ModelHandle
@@ -219,8 +226,12 @@ class Library:
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
-        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process,
-                                  redownload_weights)
+        self.device = device
+        self.runtime = runtime
+        self._model = ModelHandle(
+            self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
+            redownload_weights,
+        )
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
     @property
@@ -263,8 +274,8 @@ class Library:
         return self._model.get()
 
     def warm_up(self) -> None:
-        """Load the model and the vector index now, so the first query does not wait."""
-        self._model.get()
+        """Load the model (every part of it) and the vector index now, so the first query does not wait."""
+        self._model.get().warm_up()
         if self.indexed_model:
             self._index.get()
 
@@ -349,6 +360,8 @@ class Library:
         from .query.compose import combine
         from .query.terms import TermVectors
 
+        for tower in {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}:
+            self._prefetch(tower)  # a library photo's vector is in the catalog: no model needed
         self._check_searchable()
         terms = TermVectors(self._catalog, self.root, self._query_embedder, self.spec.supports_text, self.model_name)
         vectors, weights, named = terms.vectors(query)
@@ -370,6 +383,21 @@ class Library:
 
     def search_text(self, text: str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         return self.search(SearchQuery((QueryTerm("text", text),)), k, filters)
+
+    def _prefetch(self, tower: str) -> None:
+        """Start loading the model's ``tower`` while the query loads the vector index: a
+        command's first text query waits for the longer of the two, not for both. Only for a
+        library indexed with this model (otherwise the query fails before it needs the model)."""
+        if self.indexed_model != self.model_name:
+            return
+
+        def start() -> None:
+            try:
+                self._model.get().prepare(tower)
+            except Exception:  # noqa: BLE001 - the query loads the model itself and reports why
+                log.debug("loading the model ahead failed", exc_info=True)
+
+        threading.Thread(target=start, name="model-ahead", daemon=True).start()
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
@@ -497,6 +525,20 @@ class Library:
         """Photos by state: indexed, pending, skipped (online ones), and offline."""
         return self._catalog.counts()
 
+    def runtime_plan(self) -> RuntimePlan:
+        """What runs the model: the loaded model's runtime, or the one it will get (decided
+        without loading it)."""
+        from .errors import PhotoSearchError
+        from .models.runtime import decide
+
+        loaded = self._model.loaded
+        if loaded is not None:
+            return RuntimePlan(loaded.runtime, "running")
+        try:
+            return decide(self.spec, self.runtime, self.device, self.weights, self.dirs.models).plan
+        except PhotoSearchError as exc:
+            return RuntimePlan("none", exc.message)
+
     def offline_folders(self) -> list[OfflineFolder]:
         """The offline photos, by top-level folder."""
         return self._catalog.offline_folders()
@@ -514,6 +556,7 @@ class Library:
             pending=counts["pending"],
             skipped=self._catalog.skipped(),
             last_indexed_at=datetime.fromtimestamp(float(last)) if last else None,
+            runtime=self.runtime_plan(),
             offline=counts["offline"],
             offline_folders=tuple(self._catalog.offline_folders()) if counts["offline"] else (),
             reachable=self.reachable,

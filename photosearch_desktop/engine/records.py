@@ -54,6 +54,30 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Preparation:
+    """The one-time preparation of a model for this computer (its ONNX graphs are exported and
+    checked), reported as it starts and as it ends."""
+
+    stage: str  # "started" | "finished" | "refused"
+    message: str  # in plain words, for the person
+    seconds: float = 0.0  # how long it took (finished, refused)
+
+
+@dataclass(frozen=True)
+class RuntimePlan:
+    """What will run the model's network, known without loading it: ``runtime`` is "onnx"
+    (ONNX Runtime, no torch) or "torch"; ``reason`` says why, in a few words."""
+
+    runtime: str
+    reason: str
+
+    @property
+    def words(self) -> str:
+        """For a person: "ONNX Runtime (ready)", "torch (asked for)"."""
+        return f"{'ONNX Runtime' if self.runtime == 'onnx' else self.runtime} ({self.reason})"
+
+
+@dataclass(frozen=True)
 class SearchFilters:
     """Restricts a search. ``folder`` is a library-relative subtree ("" = everything)."""
 
@@ -241,6 +265,7 @@ class LibraryStatus:
     offline: int = 0  # not counted in indexed/pending/skipped
     offline_folders: tuple[OfflineFolder, ...] = ()
     reachable: bool = True  # whether the photo folder itself is there
+    runtime: RuntimePlan | None = None  # what runs the model of this library (see models/runtime.py)
 
 
 @dataclass(frozen=True, slots=True)  # one per photo at every scan: slots halve their memory

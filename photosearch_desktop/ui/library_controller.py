@@ -31,7 +31,7 @@ from .skipped_dialog import SkippedDialog
 from .thumbnails import LibraryPlace
 
 if TYPE_CHECKING:
-    from ..engine.records import MovedLibrary, OfflineFolder, Progress
+    from ..engine.records import MovedLibrary, OfflineFolder, Preparation, Progress
     from .main_window import MainWindow
     from .settings import Preferences
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 WELCOME_PAGE, LIBRARY_PAGE = 0, 1
 LIBRARY_ACTIONS = ("update_index", "skipped_files", "find_duplicates", "open_image", "paste_image")
+RUNTIME_WORDS = {"onnx": "ONNX Runtime", "torch": "torch"}  # what runs the model, in the status bar
 OFFLINE_LINES_SHOWN = 6  # folders named in the offline notice; the rest are counted
 
 
@@ -53,6 +54,7 @@ class LibraryController(QObject):
         self._model_override = model  # from the command line: for the first library opened
         self._weights = weights
         self._model_state = ""
+        self._runtime = ""  # what runs the model once it differs from the plan (an export refused)
         self._index_phase = ""
         self._notices_shown: set[str] = set()
         # The offline folders last told about: told again only when they change (or asked).
@@ -117,6 +119,7 @@ class LibraryController(QObject):
         session.open_failed.connect(self._on_open_failed)
         session.moved_found.connect(self._on_moved_found)
         session.model_loading.connect(lambda: self._set_model_state("loading"))
+        session.model_preparing.connect(self._on_model_preparing)
         session.model_ready.connect(lambda: self._set_model_state("ready"))
         session.model_failed.connect(self._on_model_failed)
         session.index_started.connect(self._on_index_started)
@@ -126,6 +129,7 @@ class LibraryController(QObject):
         self.session = session
         self.w.search.set_session(session)
         self._model_state = ""
+        self._runtime = ""
         self.w.statusBar().showMessage(f"Opening {root}…")
         self.w.summary.setText("")
         self.w.pages.setCurrentIndex(LIBRARY_PAGE)
@@ -244,6 +248,13 @@ class LibraryController(QObject):
         self._model_state = state
         self.update_summary()
 
+    def _on_model_preparing(self, news: Preparation) -> None:
+        """The model's one-time export for this computer: tens of seconds, said in the status bar."""
+        self.w.statusBar().showMessage(news.message, 0 if news.stage == "started" else 15000)
+        if news.stage == "refused":
+            self._runtime = "torch"
+            self.update_summary()
+
     def _on_model_failed(self, message: UserMessage) -> None:
         self._set_model_state("failed")
         offer = message.hint.model if Action.CHOOSE_MODEL in message.hint else None
@@ -291,6 +302,9 @@ class LibraryController(QObject):
             parts.append(f"{info.offline:,} offline")
         model = {"loading": f"loading {info.model_name}…", "failed": f"{info.model_name} unavailable"}
         parts.append(model.get(self._model_state, info.model_name))
+        runtime = self._runtime or info.runtime
+        if runtime in RUNTIME_WORDS:
+            parts.append(RUNTIME_WORDS[runtime])
         self.w.summary.setText(" · ".join(parts))
         skipped = self.w.commands["skipped_files"]
         skipped.setText(f"Skipped files ({info.skipped})" if info.skipped else "Skipped files")

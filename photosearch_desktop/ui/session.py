@@ -39,6 +39,7 @@ class LibrarySession(QObject):
     open_failed = Signal(object)  # UserMessage
     moved_found = Signal(object)  # MovedLibrary: not opened; the window asks whether to use its index
     model_loading = Signal()
+    model_preparing = Signal(object)  # engine Preparation
     model_ready = Signal()
     model_failed = Signal(object)
     index_started = Signal()
@@ -84,6 +85,7 @@ class LibrarySession(QObject):
         self._engine.open_failed.connect(self.open_failed)
         self._engine.moved_found.connect(self.moved_found)
         self._engine.model_loading.connect(self.model_loading)
+        self._engine.model_preparing.connect(self.model_preparing)
         self._engine.model_ready.connect(self.model_ready)
         self._engine.model_failed.connect(self.model_failed)
         self._engine.query_image.connect(self._on_query_image)

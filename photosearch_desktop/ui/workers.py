@@ -56,6 +56,7 @@ def library_info(lib: Library) -> LibraryInfo:
         pending=counts["pending"],
         skipped=len(lib.skipped()),
         notices=tuple(lib.notices),
+        runtime=lib.runtime_plan().runtime,
         capture_dates=(dates[0].date(), dates[1].date()) if (dates := lib.capture_date_range()) else None,
         offline=offline,
         offline_folders=tuple(lib.offline_folders()) if offline else (),
@@ -69,6 +70,7 @@ class EngineWorker(QObject):
     open_failed = Signal(object)  # UserMessage
     moved_found = Signal(object)  # MovedLibrary: the folder holds a library indexed elsewhere
     model_loading = Signal()
+    model_preparing = Signal(object)  # engine Preparation: the model's one-time export, from any thread
     model_ready = Signal()
     model_failed = Signal(object)  # UserMessage
     query_image = Signal(object, QImage)  # Ticket, thumbnail of what is searched for
@@ -101,14 +103,13 @@ class EngineWorker(QObject):
         self._lib = lib
         self.opened.emit(lib, info)
 
-    @staticmethod
-    def _open(request: OpenRequest) -> Library:
+    def _open(self, request: OpenRequest) -> Library:
         from ..engine.library import Library
 
         def make(model: str | None) -> Library:
             # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights, model_process=True,
+                           weights=request.weights, model_process=True, model_preparing=self.model_preparing.emit,
                            redownload_weights=request.redownload_weights)
 
         lib = make(request.model)

@@ -163,6 +163,7 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
     assert not window.index_status.isVisible()
     assert any(p.phase == "embedding" and p.total == PHOTOS + 1 for p in progress)  # + the broken file
     assert "16 photos indexed" in window.summary.text()
+    assert "ONNX Runtime" in window.summary.text(), "the status bar says what runs the model"
 
     # efficientnet-lite2 has no text tower: the field says why it is off.
     assert not window.search_field.isEnabled()

@@ -34,6 +34,7 @@ class Embedder(ABC):
     supports_text: bool = False
     input_size: int  # square side the network sees; the loader decodes JPEGs no smaller
     device: str = "cpu"
+    runtime: str = "torch"  # what runs the network: "torch" or "onnx" (ONNX Runtime)
     # Photos per batch on a CPU, measured per model (scripts/bench_index.py): past this the
     # activations outgrow the cache and each photo costs more, not less.
     cpu_batch_size: int = 16
@@ -54,17 +55,29 @@ class Embedder(ABC):
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 3, S, S) -> float32 (N, dim), L2-normalised."""
 
-    @contextmanager
-    def cpu_threads(self, n: int) -> Iterator[None]:
-        """Run the network with ``n`` intra-op threads for a while (torch's setting is global)."""
+    def prepare(self, tower: str) -> None:  # noqa: B027 - optional: only a model loaded in parts has work here
+        """Start loading ``tower`` ("text" or "image") in the background, if it is not loaded."""
+
+    def warm_up(self) -> None:  # noqa: B027 - optional: a model loaded whole has nothing left to load
+        """Load now whatever the model would load on first use."""
+
+    def set_threads(self, n: int) -> int:
+        """Run the network with ``n`` intra-op threads; returns the number before. This default is
+        torch's (a global setting); a model that does not run on torch overrides it."""
         import torch
 
         old = torch.get_num_threads()
         torch.set_num_threads(n)
+        return old
+
+    @contextmanager
+    def cpu_threads(self, n: int) -> Iterator[None]:
+        """Run the network with ``n`` intra-op threads for a while."""
+        old = self.set_threads(n)
         try:
             yield
         finally:
-            torch.set_num_threads(old)
+            self.set_threads(old)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:

@@ -24,13 +24,20 @@ from ..records import ModelSpec
 from ..system.private_files import private_dir, tighten
 from .base import Embedder, l2_normalise
 from .preprocess import ClipPreprocess
-from .weights import check_weights, file_sha256
+from .weights import check_weights
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 DownloadProgress = Callable[[int, int], None]  # bytes done, bytes total
+
+
+def file_sha256(path: Path, cache_dir: Path | None = None) -> str:
+    """The checkpoint's sha256 (remembered in ``cache_dir`` while the file is unchanged)."""
+    from .graphs import file_sha256 as remembered
+
+    return remembered(path, cache_dir)
 
 
 def _offline_error(spec: ModelSpec, repo: str, cause: BaseException) -> ModelError:
@@ -170,7 +177,7 @@ class ClipEmbedder(Embedder):
             weights = Path(weights)
             if not weights.is_file():
                 raise ModelError(f"The weights file {weights} does not exist.", hint(Action.GIVE_WEIGHTS))
-            self.identity = f"open_clip/{arch}/sha256:{file_sha256(weights)[:16]}"
+            self.identity = f"open_clip/{arch}/sha256:{file_sha256(weights, cache_dir)[:16]}"
         elif spec.pretrained:
             weights, key = _download(spec, cache_dir, download_progress, force_download)
             check_weights(weights, key, spec.published_sha256(weights.name), _record_dir(cache_dir), force_download)
@@ -189,8 +196,9 @@ class ClipEmbedder(Embedder):
             # torch.load raises EOFError, UnpicklingError, UnicodeDecodeError, ... on bad bytes.
             raise _damaged_weights(weights, spec, exc, downloaded) from exc
         model.eval()
-        self._model = model
-        self._tokenizer = open_clip.get_tokenizer(arch)
+        self.network = model
+        self.tokenizer = open_clip.get_tokenizer(arch)
+        self.weights_file = weights
         pre = open_clip.get_model_preprocess_cfg(model)
         size = pre.get("size", 224)
         self.input_size = int(size if isinstance(size, int) else size[0])
@@ -200,7 +208,7 @@ class ClipEmbedder(Embedder):
             tuple(float(v) for v in pre.get("std", open_clip.OPENAI_DATASET_STD)),  # type: ignore[arg-type]
         )
         with torch.inference_mode():
-            self.dim = int(self._model.encode_image(torch.zeros(1, 3, self.input_size, self.input_size, device=device)).shape[1])
+            self.dim = int(self.network.encode_image(torch.zeros(1, 3, self.input_size, self.input_size, device=device)).shape[1])
         # Half precision on a GPU: twice the speed, and cosine ranks do not change measurably.
         self._autocast = device.startswith("cuda")
 
@@ -210,7 +218,7 @@ class ClipEmbedder(Embedder):
         return l2_normalise(out.float().cpu().numpy())
 
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
-        return self._run(self._model.encode_image, torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        return self._run(self.network.encode_image, torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
-        return self._run(self._model.encode_text, self._tokenizer(list(texts)))
+        return self._run(self.network.encode_text, self.tokenizer(list(texts)))

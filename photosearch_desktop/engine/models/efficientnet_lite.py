@@ -118,13 +118,14 @@ class EfficientNetLite2Embedder(Embedder):
                 hint(Action.REINSTALL, package=_PACKAGE),
             )
         self.identity = f"efficientnet-lite2/imagenet/sha256:{actual[:16]}"
+        self.weights_file = path
         self.device = device
 
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         # num_classes=0 drops timm's classifier, so forward() returns the pooled 1280-d features.
         model = timm.create_model(_ARCH, pretrained=False, num_classes=0)
         model.load_state_dict(_map_by_order(checkpoint, model.state_dict(), path), strict=True)
-        self._model = model.eval().to(device)
+        self.network = model.eval().to(device)
         # fp16 autocast only on CUDA, where it is fast and this conv/BN/ReLU6 network stays well inside
         # fp16 range; CPU and MPS keep fp32 (CPU fp16 is slow, and exact CPU vectors are the reference).
         self._autocast = device.startswith("cuda")
@@ -139,5 +140,5 @@ class EfficientNetLite2Embedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=self._autocast):
-            features = self._model(x)
+            features = self.network(x)
         return l2_normalise(features.float().cpu().numpy())

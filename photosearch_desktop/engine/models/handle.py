@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..system.memory import release_free_memory
 from .base import Embedder
+
+if TYPE_CHECKING:
+    from .factory import PreparationCallback
 
 
 class ModelHandle:
@@ -14,19 +18,23 @@ class ModelHandle:
     share one load; a model whose process died is loaded again on the next call.
 
     ``own_process``: run the model in a process of its own (the window does, so that torch
-    never holds its interpreter; the command line keeps it in-process). ``force_download``: the
-    first load downloads the weights anew (the person asked for it), later ones do not.
+    never holds its interpreter; the command line keeps it in-process). ``runtime``: "auto",
+    "onnx" or "torch" (models/runtime.py); ``preparing`` hears of a one-time export.
+    ``force_download``: the first load downloads the weights anew (the person asked for it),
+    later ones do not.
     """
 
     def __init__(
         self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False,
-        force_download: bool = False,
+        runtime: str | None = None, preparing: PreparationCallback | None = None, force_download: bool = False,
     ) -> None:
         self.name = name
         self.device = device
         self.weights = weights
         self.cache_dir = cache_dir
         self.own_process = own_process
+        self.runtime = runtime
+        self.preparing = preparing
         self.force_download = force_download
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
@@ -42,16 +50,25 @@ class ModelHandle:
                 self.force_download = False
             return self._embedder
 
+    @property
+    def loaded(self) -> Embedder | None:
+        """The model if it is loaded now (never loads it)."""
+        return self._embedder
+
     def _load(self) -> Embedder:
         if self.own_process:
             from .process import ModelProcess
 
-            return ModelProcess(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir,
-                                force_download=self.force_download)
+            return ModelProcess(
+                self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
+                preparing=self.preparing, force_download=self.force_download,
+            )
         from .factory import create_embedder
 
-        embedder = create_embedder(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir,
-                                   force_download=self.force_download)
+        embedder = create_embedder(
+            self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
+            preparing=self.preparing, force_download=self.force_download,
+        )
         release_free_memory()  # the loader's freed temporaries
         return embedder
 

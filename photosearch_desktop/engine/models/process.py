@@ -40,6 +40,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import Action, ModelError, ModelStopped, PhotoSearchError, hint
+from ..records import Preparation
 from ..system.log_files import WithoutImageData
 from .base import Embedder
 
@@ -80,6 +81,7 @@ class _Description:
     device: str
     cpu_batch_size: int
     preprocessor: Any
+    runtime: str
 
 
 def _error(exc: BaseException) -> Exception:
@@ -115,41 +117,45 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     send_lock = threading.Lock()
-    name, device, weights, cache_dir, force_download, log_level = _receive(requests)
+    name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
     logging.getLogger().setLevel(log_level)
     to_caller = _LogToCaller(answers, send_lock)
     to_caller.addFilter(WithoutImageData())
     logging.getLogger().addHandler(to_caller)
     started = time.perf_counter()
 
-    try:
-        import torch  # a broken install, too, is reported to the caller in words
+    def preparing(news: Preparation) -> None:
+        with send_lock:
+            _send(answers, ("preparing", news))
 
+    try:  # a broken torch or ONNX Runtime install, too, is reported to the caller in words
         from ..system.memory import release_free_memory
         from .factory import create_embedder
 
-        embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir,
-                                   force_download=force_download)
+        embedder = create_embedder(
+            name, device=device, weights=weights, cache_dir=cache_dir, runtime=runtime, preparing=preparing,
+            force_download=force_download,
+        )
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         with send_lock:
             _send(answers, ("failed", _error(exc)))
         _leave(answers, 1)
     release_free_memory()  # the loader's freed temporaries
-    log.info("loaded %s on %s in %.1f s", embedder.identity, embedder.device, time.perf_counter() - started)
+    log.info(
+        "loaded %s on %s (%s) in %.1f s", embedder.identity, embedder.device, embedder.runtime,
+        time.perf_counter() - started,
+    )
     about = _Description(
         embedder.name, embedder.identity, embedder.dim, embedder.supports_text, embedder.input_size,
-        embedder.device, embedder.cpu_batch_size, embedder.preprocessor,
+        embedder.device, embedder.cpu_batch_size, embedder.preprocessor, embedder.runtime,
     )
     with send_lock:
         _send(answers, ("ready", about))
 
-    def set_threads(n: int) -> int:
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        return old
-
-    operations: dict[str, Callable[..., Any]] = {"encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
-                  "set_threads": set_threads}
+    operations: dict[str, Callable[..., Any]] = {
+        "encode_arrays": embedder.encode_arrays, "encode_text": embedder.encode_text,
+        "set_threads": embedder.set_threads, "warm_up": embedder.warm_up,
+    }
 
     def answer(request_id: int, operation: str, args: tuple) -> None:
         try:
@@ -219,14 +225,16 @@ class ModelProcess(Embedder):
 
     def __init__(
         self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None,
+        runtime: str | None = None, preparing: Callable[[Preparation], None] | None = None,
         force_download: bool = False,
     ) -> None:
+        self._preparing = preparing
         self._process = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
-            _send(self._requests, (name, device, weights, cache_dir, force_download,
-                                   logging.getLogger().getEffectiveLevel()))
+            level = logging.getLogger().getEffectiveLevel()
+            _send(self._requests, (name, device, weights, cache_dir, runtime, force_download, level))
             kind, payload = self._next_answer()
         except (EOFError, OSError):
             self._stop()
@@ -238,6 +246,7 @@ class ModelProcess(Embedder):
         self.name, self.identity, self.dim = about.name, about.identity, about.dim
         self.supports_text, self.input_size, self.device = about.supports_text, about.input_size, about.device
         self.cpu_batch_size, self.preprocessor = about.cpu_batch_size, about.preprocessor
+        self.runtime = about.runtime
 
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()  # guards the three below
@@ -281,13 +290,18 @@ class ModelProcess(Embedder):
         self._answers.close()
 
     def _next_answer(self) -> tuple:
-        """The next message that is not a log record; those are logged here as they come."""
+        """The next message that is not a log record or news of the model's preparation; those
+        are logged or passed on here as they come."""
         while True:
             message = _receive(self._answers)
-            if message[0] != "log":
+            if message[0] == "log":
+                _, level, name, text = message
+                logging.getLogger(name).log(level, "(model process) %s", text)
+            elif message[0] == "preparing":
+                if self._preparing is not None:
+                    self._preparing(message[1])
+            else:
                 return message
-            _, level, name, text = message
-            logging.getLogger(name).log(level, "(model process) %s", text)
 
     def _read_answers(self) -> None:
         while True:
@@ -320,6 +334,9 @@ class ModelProcess(Embedder):
             future.set_exception(failure())
 
     def _call(self, operation: str, *args: object) -> Any:
+        return self._submit(operation, *args).result()
+
+    def _submit(self, operation: str, *args: object) -> Future[Any]:
         future: Future[Any] = Future()
         with self._state_lock:
             if self._failure is not None:
@@ -333,11 +350,14 @@ class ModelProcess(Embedder):
                 _send(self._requests, (request_id, operation, args))
         except (OSError, ValueError):
             pass  # the process has gone: the reader fails the request with the reason
-        return future.result()
+        return future
+
+    def set_threads(self, n: int) -> int:
+        return self._call("set_threads", n)
 
     @contextmanager
     def cpu_threads(self, n: int) -> Iterator[None]:
-        old = self._call("set_threads", n)
+        old = self.set_threads(n)
         try:
             yield
         finally:
@@ -345,6 +365,12 @@ class ModelProcess(Embedder):
                 self._call("set_threads", old)
             except ModelError:
                 pass  # a stopped process has no threads to restore
+
+    def warm_up(self) -> None:
+        """Start loading every part of the model in its process, and return at once: a query
+        asked meanwhile runs as soon as the part it needs is loaded (the window's first query
+        waits for its tower, not for both). A failure shows in the next call."""
+        self._submit("warm_up")
 
     def encode_arrays(self, batch: np.ndarray) -> np.ndarray:
         return self._call("encode_arrays", np.ascontiguousarray(batch, dtype=np.float32))
