@@ -225,12 +225,12 @@ SIMILAR_SHOT = "similar shot"  # another picture of the same scene
 # and are offered for removal; similar shots are other pictures, never chosen for the person.
 COPY_TIER = "copy"
 SIMILAR_TIER = "similar"
-# Resolution comes before the format: a JPEG with more pixels than a HEIC is not a copy of it,
-# and keeping the HEIC would throw pixels away.
+# The original format comes first (immich #15013 kept a JPEG export over its HEIC): a phone's
+# HEIC, a scan's TIFF or a PNG is what the JPEG copies were made from.
 KEEPER_RULE = (
-    "Suggested keeper: the highest resolution; at the same resolution the original format "
-    "(HEIC/HEIF, TIFF, PNG) over a JPEG copy; then the photo that carries a camera date, GPS "
-    "or camera model; then the largest file; then the earliest date."
+    "Suggested keeper: the original format (HEIC/HEIF, TIFF, PNG) over a JPEG copy; then the "
+    "highest resolution; then the photo that carries a camera date, GPS or camera model; then "
+    "the largest file; then the earliest date."
 )
 
 

@@ -110,7 +110,7 @@ def keeper_key(photo: PhotoRecord) -> tuple[int, int, int, int, datetime, str]:
     """Sorts the photo to keep first (records.KEEPER_RULE; then the path, for determinism)."""
     pixels = (photo.width or 0) * (photo.height or 0)
     original = 0 if (photo.format or "").upper() in ORIGINAL_FORMATS else 1
-    return (-pixels, original, -_metadata(photo), -photo.size, photo.taken_at or datetime.max, photo.rel_path)
+    return (original, -pixels, -_metadata(photo), -photo.size, photo.taken_at or datetime.max, photo.rel_path)
 
 
 def keeper_reason(keeper: PhotoRecord, others: Iterable[PhotoRecord]) -> str:
@@ -122,13 +122,13 @@ def keeper_reason(keeper: PhotoRecord, others: Iterable[PhotoRecord]) -> str:
     runner = rest[0]
     k, r = keeper_key(keeper), keeper_key(runner)
     if k[0] != r[0]:
-        return f"the highest resolution ({_size(keeper)}; next best {_size(runner)})"
+        return f"the original format ({keeper.format}), not a {runner.format or 'JPEG'} copy"
     if k[1] != r[1]:
-        return f"the original format ({keeper.format}) at the same resolution as the {runner.format or 'other'} copy"
+        return f"the highest resolution ({_size(keeper)}; next best {_size(runner)})"
     if k[2] != r[2]:
-        return f"at the same resolution, it carries {_carries(keeper)} (the next best: {_carries(runner)})"
+        return f"at the same format and resolution, it carries {_carries(keeper)} (the next best: {_carries(runner)})"
     if k[3] != r[3]:
-        return f"at the same resolution, the largest file ({keeper.size / 1e6:.2f} MB; next {runner.size / 1e6:.2f} MB)"
+        return f"at the same format and resolution, the largest file ({keeper.size / 1e6:.2f} MB; next {runner.size / 1e6:.2f} MB)"
     if k[4] != r[4] and keeper.taken_at is not None:
         return f"all else equal, the earliest date ({keeper.taken_at:%Y-%m-%d %H:%M})"
     return "all else equal, the first by name"
