@@ -105,7 +105,8 @@ class ResultModel(QAbstractListModel):
         if role == RESULT_ROLE:
             return r
         if role == Qt.ItemDataRole.ToolTipRole:
-            folded = f"\n+{len(r.folded)} near-duplicate{'s' if len(r.folded) != 1 else ''} folded under it" if r.folded else ""
+            folded = (f"\n+{len(r.folded)} folded under it: copies of this picture (and similar shots, "
+                      "when those fold too)") if r.folded else ""
             return f"{r.photo.rel_path}\nScore {r.score:.3f}{folded}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{r.photo.rel_path}, score {r.score:.2f}"
