@@ -13,7 +13,7 @@ from typing import Any
 # helpers (generated photos, the tiny CLIP, white-box access to a library's catalog).
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "helpers"))
 
 
 def machine() -> dict[str, Any]:

@@ -71,7 +71,7 @@ def save(widget: QWidget, path: Path) -> None:
 
 
 def generated_library(root: Path) -> Path:
-    sys.path.insert(0, str(REPO / "tests"))
+    sys.path[:0] = [str(REPO / "tests" / "gui"), str(REPO / "tests" / "helpers")]
     from test_gui import make_library  # the same sample library the GUI tests use
 
     return make_library(root)

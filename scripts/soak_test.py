@@ -33,7 +33,7 @@ from pathlib import Path
 import benchutil  # noqa: F401  (puts the package on sys.path)
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "helpers"))
 
 import numpy as np  # noqa: E402
 from tinyclip import make_tiny_clip  # noqa: E402

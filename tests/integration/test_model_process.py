@@ -10,50 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from childproc import child_env, driver
 from libgen import make_library, near_copy, picture
 
 from photosearch_desktop.engine.errors import ModelError
 from photosearch_desktop.engine.library import Library
 from photosearch_desktop.engine.models.process import ModelProcess
-
-# Runs in a fresh interpreter, so that "was torch imported?" means something.
-DRIVER = r"""
-import json, logging, os, signal, sys, time
-from pathlib import Path
-from photosearch_desktop.engine.library import Library
-
-root, data_dir, model, weights, query = sys.argv[1:6]
-records = []
-handler = logging.Handler()
-handler.emit = records.append
-logging.getLogger().addHandler(handler)
-logging.getLogger().setLevel(logging.INFO)
-lib = Library(root, data_dir=data_dir, model=model, weights=weights, model_process=True)
-lib.index()
-listed = lambda results: [(r.photo.rel_path, r.score) for r in results]
-out = {"image": listed(lib.search_image(Path(query), k=5)), "text": listed(lib.search_text("a red square", k=5))}
-first = lib.embedder()
-os.kill(first.pid, signal.SIGKILL)
-deadline = time.monotonic() + 30
-while first.alive and time.monotonic() < deadline:
-    time.sleep(0.05)
-try:
-    first.encode_text(["anything"])
-except Exception as exc:
-    out["call_after_kill"] = [type(exc).__name__, str(exc)]
-out["after_kill"] = listed(lib.search_image(Path(query), k=5))
-second = lib.embedder()
-out["pids"] = [first.pid, second.pid]
-lib.close()
-try:
-    os.kill(second.pid, 0)
-    out["stopped_on_close"] = False
-except ProcessLookupError:
-    out["stopped_on_close"] = True
-out["torch_imported"] = "torch" in sys.modules
-out["forwarded_logs"] = [r.getMessage() for r in records if r.getMessage().startswith("(model process)")]
-print(json.dumps(out))
-"""
 
 
 def _process_gone(pid: int) -> bool:
@@ -71,10 +33,10 @@ def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_cl
     query = tmp_path / "query.jpg"
     near_copy(picture(203)).save(query)  # 2019/Home/home_03.jpg, re-sized
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, str(root), str(tmp_path / "separate"), model, str(weights), str(query)],
-        env=env, capture_output=True, text=True, timeout=300,
+        # A fresh interpreter, so that "was torch imported?" means something.
+        [sys.executable, driver("model_process_session"), str(root), str(tmp_path / "separate"), model, str(weights), str(query)],
+        env=child_env(), capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -7,8 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import shared_dataset
 from libgen import tree_digest
+from shareddata import shared_dataset
 from whitebox import catalog_of
 
 from photosearch_desktop.engine.library import Library

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from childproc import child_env, driver
 from imagegen import random_bytes
 from libgen import LAYOUT, make_library, near_copy, picture, tree_digest, write_photo
 from whitebox import catalog_of
@@ -148,6 +148,10 @@ def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     assert catalog_of(library).consistency_problems() == []
 
 
+@pytest.mark.expect_log(  # the cache flipped, then deleted
+    r"^vector cache .*vectors\.faiss is damaged \(checksum mismatch\); rebuilding$",
+    r"^vector cache .*vectors\.faiss is unreadable: ",
+)
 def test_vector_cache_reloads_and_matches_catalog(library: Library, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     query = catalog_of(library).photo_by_path("2019/Trips/trip_05.jpg").id
     before = [(r.photo.id, round(r.score, 5)) for r in library.search_photo(query, k=10)]
@@ -166,6 +170,11 @@ def test_vector_cache_reloads_and_matches_catalog(library: Library, tiny_clip, d
         lib.close()
 
 
+# The test makes other random weights (open_clip says so, on the root logger), then the index is redone.
+@pytest.mark.expect_log(
+    r"^No pretrained weights loaded for model 'tiny-clip-test'",
+    r"^model changed from open_clip/tiny-clip-test/\S+ to open_clip/tiny-clip-test/\S+: re-embedding everything$",
+)
 def test_changing_the_model_rebuilds_and_never_mixes(library: Library, tiny_clip, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import open_clip
     import torch
@@ -239,19 +248,10 @@ def test_library_files_are_never_touched_and_read_only_library_works(tmp_path: P
     assert sorted(p.name for p in root.iterdir()) == sorted({r.split("/")[0] for r, _, _ in LAYOUT} | {"junk.jpg"})
 
 
-KILL_DRIVER = """
-import sys, open_clip
-open_clip.add_model_config(sys.argv[1])
-from photosearch_desktop.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
-
-
 def _run_cli(args: list[str], config: Path, data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PHOTOSEARCH_DATA_DIR": str(data_dir), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     return subprocess.Popen(
-        [sys.executable, "-c", KILL_DRIVER, str(config), *args],
-        env=env,
+        [sys.executable, driver("cli_with_config"), str(config), *args],
+        env=child_env(data_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -1,64 +1,29 @@
-"""Loader and metadata: generated images in tmp_path, plus the messy-dev corpus when present."""
+"""The image loader on generated images in tmp_path: formats, orientation, colour modes,
+sizes, and every way a file can fail to load (engine/media/loader.py)."""
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import os
-import pickle
-import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
+import imagegen as gen
 import numpy as np
 import pytest
+from loadcheck import close, load_err, load_ok
 from PIL import Image, TiffImagePlugin
 
+from photosearch_desktop.engine.errors import LoadError
 from photosearch_desktop.engine.media import loader
-from photosearch_desktop.engine.media.loader import (
-    DEFAULT_MAX_PIXELS,
-    LoadedImage,
-    LoadError,
-    load_image,
-    read_metadata,
-)
-from photosearch_desktop.engine.media.metadata import parse_exif_datetime, parse_gps
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import imagegen as gen  # noqa: E402
-
-SHARED = Path(
-    os.environ.get("PHOTOSEARCH_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
-)
-MESSY = SHARED / "data" / "messy-dev"
+from photosearch_desktop.engine.media.loader import DEFAULT_MAX_PIXELS, load_image, read_metadata
 
 # Pillow warns about the malformed files these tests feed it on purpose.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Corrupt EXIF data:UserWarning", "ignore:Image appears to be a malformed MPO:UserWarning"
 )
-
-
-def close(a: tuple[int, ...], b: tuple[int, ...], tol: int = 40) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
-
-
-def load_ok(path: Path, **kw: object) -> LoadedImage:
-    result = load_image(path, **kw)  # type: ignore[arg-type]
-    assert result.image.mode == "RGB"
-    assert result.image.width > 0 and result.image.height > 0
-    return result
-
-
-def load_err(path: Path, **kw: object) -> LoadError:
-    with pytest.raises(LoadError) as info:
-        load_image(path, **kw)  # type: ignore[arg-type]
-    err = info.value
-    assert err.reason and str(err) == err.reason
-    return err
 
 
 # --- plain images --------------------------------------------------------------------------
@@ -504,199 +469,6 @@ def test_concurrent_loads_agree(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert results == [expected] * 12
-
-
-def test_load_error_pickles() -> None:
-    err = pickle.loads(pickle.dumps(LoadError("vanished", "gone")))
-    assert (err.code, err.reason, str(err)) == ("vanished", "gone", "gone")
-
-
-# --- metadata -------------------------------------------------------------------------------
-
-
-def test_date_original_preferred(tmp_path: Path) -> None:
-    exif = gen.make_exif(datetime_original="2019:05:21 10:45:52", datetime_="2020:01:01 00:00:00")
-    meta = load_ok(gen.write_jpeg(tmp_path / "a.jpg", gen.quadrants(), exif=exif)).meta
-    assert (meta.taken_at, meta.taken_source) == (
-        datetime(2019, 5, 21, 10, 45, 52),
-        "exif-original",
-    )
-
-
-def test_datetime_then_mtime(tmp_path: Path) -> None:
-    exif = gen.make_exif(datetime_="2020:01:02 03:04:05")
-    meta = read_metadata(gen.write_jpeg(tmp_path / "a.jpg", gen.quadrants(), exif=exif))
-    assert (meta.taken_at, meta.taken_source) == (datetime(2020, 1, 2, 3, 4, 5), "exif-datetime")
-
-    path = gen.write_jpeg(tmp_path / "b.jpg", gen.quadrants())
-    gen.set_mtime(path, datetime(2011, 6, 7, 8, 9, 10))
-    meta = load_ok(path).meta
-    assert (meta.taken_at, meta.taken_source) == (datetime(2011, 6, 7, 8, 9, 10), "file-mtime")
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "0000:00:00 00:00:00",
-        "garbage",
-        "2019:13:45 10:00:00",
-        "    :  :     :  :  ",
-        "1601:01:01 00:00:00",
-        "2999:01:01 00:00:00",
-        "2019:02:30 10:00:00",
-        "",
-    ],
-)
-def test_malformed_dates_fall_through(tmp_path: Path, bad: str) -> None:
-    exif = gen.make_exif(datetime_original=bad, datetime_="2020:01:02 03:04:05")
-    meta = load_ok(gen.write_jpeg(tmp_path / "a.jpg", gen.quadrants(), exif=exif)).meta
-    assert meta.taken_source == "exif-datetime"
-
-    exif = gen.make_exif(datetime_original=bad, datetime_=bad)
-    path = gen.write_jpeg(tmp_path / "b.jpg", gen.quadrants(), exif=exif)
-    gen.set_mtime(path, datetime(2011, 6, 7, 8, 9, 10))
-    meta = load_ok(path).meta
-    assert (meta.taken_at, meta.taken_source) == (datetime(2011, 6, 7, 8, 9, 10), "file-mtime")
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("2019:05:21 10:45:52", datetime(2019, 5, 21, 10, 45, 52)),
-        ("2019-05-21T10:45:52+02:00", datetime(2019, 5, 21, 10, 45, 52)),
-        ("2019:05:21 10:45\x00", datetime(2019, 5, 21, 10, 45)),
-        ("2019:05:21", datetime(2019, 5, 21)),
-        (b"2016:12:31 23:59:60", datetime(2016, 12, 31, 23, 59, 59)),
-        ("2019:05:21 25:00:00", None),
-        (20190521, None),
-    ],
-)
-def test_parse_exif_datetime(text: object, expected: datetime | None) -> None:
-    assert parse_exif_datetime(text) == expected
-
-
-def test_gps_and_camera_from_a_jpeg(tmp_path: Path) -> None:
-    exif = gen.make_exif(
-        make="Canon\x00\x00  ",
-        model="  Canon EOS 40D\x00",
-        gps=("S", (33, 51, 30.24), "W", (151, 12, 30)),
-    )
-    meta = load_ok(gen.write_jpeg(tmp_path / "a.jpg", gen.quadrants(), exif=exif)).meta
-    assert (meta.camera_make, meta.camera_model) == ("Canon", "Canon EOS 40D")
-    assert meta.gps_lat == pytest.approx(-(33 + 51 / 60 + 30.24 / 3600))
-    assert meta.gps_lon == pytest.approx(-(151 + 12 / 60 + 30 / 3600))
-
-
-@pytest.mark.parametrize(
-    "gps, expected",
-    [
-        ({1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)}, (48.8567, 2.3508)),
-        ({1: b"S\x00", 2: (33.5,), 3: "e", 4: (151.25,)}, (-33.5, 151.25)),
-        ({2: (-33.5, 0, 0), 4: (151.25, 0, 0)}, (-33.5, 151.25)),  # no refs: signed values
-        ({1: "N", 2: (float("nan"), 0, 0), 3: "E", 4: (2.0, 0, 0)}, None),  # 0/0 rational
-        ({1: "X", 2: (48.0, 0, 0), 3: "E", 4: (2.0, 0, 0)}, None),
-        ({1: "N", 2: (95.0, 0, 0), 3: "E", 4: (2.0, 0, 0)}, None),
-        ({1: "N", 2: (48.0, 75.0, 0), 3: "E", 4: (2.0, 0, 0)}, None),
-        ({1: "N", 2: "junk", 3: "E", 4: (2.0, 0, 0)}, None),
-        ({1: "N", 2: (0, 0, 0), 3: "E", 4: (0, 0, 0)}, None),  # no fix
-        ({1: "N", 2: (48.0, 0, 0)}, None),
-    ],
-)
-def test_parse_gps(gps: dict[int, object], expected: tuple[float, float] | None) -> None:
-    got = parse_gps(gps)
-    if expected is None:
-        assert got is None
-    else:
-        assert got == pytest.approx(expected, abs=1e-4)
-
-
-def test_heic_metadata(tmp_path: Path) -> None:
-    exif = gen.make_exif(
-        datetime_original="2022:02:16 12:55:41", make="Apple", model="iPhone 13 Pro Max"
-    )
-    path = tmp_path / "a.heic"
-    gen.quadrants().save(path, "HEIF", exif=exif.tobytes())
-    meta = load_ok(path).meta
-    assert (meta.taken_at, meta.taken_source, meta.camera_model, meta.format) == (
-        datetime(2022, 2, 16, 12, 55, 41),
-        "exif-original",
-        "iPhone 13 Pro Max",
-        "HEIF",
-    )
-
-
-# --- the messy-dev corpus -------------------------------------------------------------------
-
-needs_messy = pytest.mark.skipif(
-    not (MESSY / "manifest.csv").is_file(), reason="shared messy-dev data absent"
-)
-
-
-def _manifest() -> list[dict[str, str]]:
-    with open(MESSY / "manifest.csv", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
-
-
-def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    return {
-        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-@needs_messy
-@pytest.mark.parametrize("min_side", [None, 224])
-def test_messy_dev_manifest(min_side: int | None) -> None:
-    files = MESSY / "files"
-    before = _snapshot(files)
-    failures = []
-    for row in _manifest():
-        path, expected = files / row["filename"], row["expected_indexable"]
-        if expected == "ignored" or not path.exists():
-            continue  # the scanner skips ignored files; the other half of the corpus is elsewhere
-        try:
-            result = load_image(path, min_side=min_side)
-        except LoadError as e:
-            if expected == "yes":
-                failures.append(f"{row['filename']}: refused ({e.code}: {e.reason})")
-            assert e.reason
-            continue
-        if expected == "no":
-            failures.append(f"{row['filename']}: loaded but the manifest expects a refusal")
-        elif result.image.mode != "RGB" or min(result.image.size) <= 0:
-            failures.append(
-                f"{row['filename']}: bad result {result.image.mode} {result.image.size}"
-            )
-        else:
-            meta = read_metadata(path)
-            if (meta.width, meta.height) != (result.meta.width, result.meta.height):
-                failures.append(f"{row['filename']}: read_metadata disagrees on the size")
-    assert not failures, "\n".join(failures)
-    assert _snapshot(files) == before  # the library is read only
-
-
-@needs_messy
-@pytest.mark.parametrize(
-    "group",
-    [
-        [f"recurser_Landscape_{i}.jpg" for i in (0, 2, 4, 6, 8)],
-        [f"recurser_Portrait_{i}.jpg" for i in (1, 3, 5, 7)],
-        [f"ianare_landscape_{i}.jpg" for i in (2, 4, 6, 8)],
-        [f"hopper_orientation_{i}.webp" for i in range(2, 9)],
-        ["g4_orientation_3.tif", "g4_orientation_8.tif"],
-    ],
-)
-def test_messy_dev_orientations_agree(group: list[str]) -> None:
-    folder = MESSY / "files" / "orientation"
-    paths = [folder / name for name in group if (folder / name).exists()]
-    if len(paths) < 2:
-        pytest.skip("orientation samples absent")
-    pictures = [
-        np.asarray(load_ok(p, min_side=64).image.resize((48, 48)), dtype=np.float32) for p in paths
-    ]
-    for path, picture in zip(paths[1:], pictures[1:], strict=True):
-        assert np.abs(picture - pictures[0]).mean() < 10, path.name  # a wrong turn gives > 30
 
 
 def _max_rss_mb() -> float:

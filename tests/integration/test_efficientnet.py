@@ -10,16 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shareddata import SHARED
 
 from photosearch_desktop.engine.errors import Action, ModelError, TextNotSupported
 from photosearch_desktop.engine.models.efficientnet_lite import EfficientNetLite2Embedder, _map_by_order
 
 SIZE = 260
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("PHOTOSEARCH_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +179,7 @@ def test_mapping_rejects_checkpoints_that_do_not_fit(real_weights: Path) -> None
 
 
 def test_nearest_neighbour_is_same_object_on_ukbench(embedder: EfficientNetLite2Embedder) -> None:
-    root = _shared_dir() / "data" / "ukbench-dev"
+    root = SHARED / "data" / "ukbench-dev"
     if not (root / "groups.csv").is_file():
         pytest.skip(f"ukbench-dev benchmark not found under {root}")
     with (root / "groups.csv").open(newline="") as f:

@@ -14,7 +14,7 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-import imagegen  # tests/ is on sys.path (conftest.py)
+import imagegen  # tests/helpers is on sys.path (tests/conftest.py)
 import pytest
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl

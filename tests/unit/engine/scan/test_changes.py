@@ -1,0 +1,57 @@
+"""What changed since the last scan: new, modified, moved, deleted (engine/scan/changes.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from libgen import write_photo
+
+from photosearch_desktop.engine.scan.changes import detect_changes
+from photosearch_desktop.engine.scan.scanner import scan_library
+from photosearch_desktop.engine.store.catalog import Catalog
+
+
+def _catalog_with(tmp_path: Path, root: Path) -> Catalog:
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    scan = scan_library(root)
+    changes = detect_changes(root, scan, catalog.known_files())
+    catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, scan.problems)
+    # Give every photo its fingerprint, as the indexing pipeline does.
+    from photosearch_desktop.engine.scan.fingerprint import fingerprint
+
+    with catalog.transaction() as tx:
+        for rel, known in catalog.known_files().items():
+            tx.execute("UPDATE photos SET fingerprint = ? WHERE id = ?", (fingerprint(root / rel), known.id))
+    return catalog
+
+
+def test_changes_new_modified_moved_deleted(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    for i in range(4):
+        write_photo(root / f"p{i}.jpg", seed=i)
+    catalog = _catalog_with(tmp_path, root)
+    ids = {rel: k.id for rel, k in catalog.known_files().items()}
+
+    write_photo(root / "new.jpg", seed=10)
+    write_photo(root / "p1.jpg", seed=11)  # modified in place
+    os.utime(root / "p1.jpg", ns=(1, 1))
+    (root / "sub").mkdir()
+    (root / "p2.jpg").rename(root / "sub" / "renamed.jpg")
+    (root / "p3.jpg").unlink()
+
+    changes = detect_changes(root, scan_library(root), catalog.known_files())
+    assert [n[0] for n in changes.new] == ["new.jpg"]
+    assert [m[0] for m in changes.modified] == [ids["p1.jpg"]]
+    assert [(m[0], m[1]) for m in changes.moved] == [(ids["p2.jpg"], "sub/renamed.jpg")]
+    assert changes.deleted == [ids["p3.jpg"]]
+    assert changes.unchanged == 1
+
+
+def test_copy_is_new_not_moved_when_original_remains(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    write_photo(root / "a.jpg", seed=1)
+    catalog = _catalog_with(tmp_path, root)
+    (root / "a (1).jpg").write_bytes((root / "a.jpg").read_bytes())
+    changes = detect_changes(root, scan_library(root), catalog.known_files())
+    assert [n[0] for n in changes.new] == ["a (1).jpg"] and not changes.moved and not changes.deleted

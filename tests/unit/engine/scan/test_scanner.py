@@ -1,0 +1,72 @@
+"""Finding a library's photos (engine/scan/scanner.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from imagegen import solid, write_jpeg
+
+from photosearch_desktop.engine.scan.scanner import scan_library
+from photosearch_desktop.engine.store.catalog import path_from_db, path_to_db
+
+
+def test_scanner_finds_images_by_extension_and_content(tmp_path: Path) -> None:
+    write_jpeg(tmp_path / "a.jpg", solid((10, 20, 30)))
+    write_jpeg(tmp_path / "jpeg-named.png", solid((1, 2, 3)))
+    write_jpeg(tmp_path / "no_extension", solid((4, 5, 6)))
+    write_jpeg(tmp_path / "odd.extension", solid((7, 8, 9)))
+    (tmp_path / "notes").write_text("not an image")
+    (tmp_path / "IMG_0001.AAE").write_text("<plist/>")
+    (tmp_path / "IMG_0001.xmp").write_text("<x:xmpmeta/>")
+    (tmp_path / "takeout.json").write_text("{}")
+    write_jpeg(tmp_path / "sidecar-looking.json", solid((7, 8, 9)))  # a sidecar stays a sidecar
+    (tmp_path / ".hidden").mkdir()
+    write_jpeg(tmp_path / ".hidden" / "secret.jpg", solid((0, 0, 0)))
+    write_jpeg(tmp_path / ".dotfile.jpg", solid((0, 0, 0)))
+    sub = tmp_path / "2019" / "Trips"
+    sub.mkdir(parents=True)
+    write_jpeg(sub / "b.JPG", solid((9, 9, 9)))
+
+    found = scan_library(tmp_path).files
+    assert sorted(found) == ["2019/Trips/b.JPG", "a.jpg", "jpeg-named.png", "no_extension", "odd.extension"]
+    assert found["a.jpg"].size == (tmp_path / "a.jpg").stat().st_size
+
+
+def test_scanner_survives_symlink_loops_and_reports_broken_links(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    write_jpeg(tmp_path / "a" / "x.jpg", solid((1, 1, 1)))
+    os.symlink(tmp_path, tmp_path / "a" / "loop")  # a -> root -> a -> ...
+    os.symlink(tmp_path / "missing.jpg", tmp_path / "dangling.jpg")
+    result = scan_library(tmp_path)
+    assert list(result.files) == ["a/x.jpg"]
+    assert [p.rel_path for p in result.problems] == ["dangling.jpg"]
+
+
+def test_scanner_reports_unreadable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    write_jpeg(locked / "x.jpg", solid((1, 1, 1)))
+    write_jpeg(tmp_path / "ok.jpg", solid((1, 1, 1)))
+    real_scandir = os.scandir
+
+    def scandir(path: str):  # type: ignore[no-untyped-def]
+        # chmod 000 does not stop root (who runs CI), so the refusal is injected.
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", scandir)
+    result = scan_library(tmp_path)
+    assert list(result.files) == ["ok.jpg"]
+    assert result.problems[0].rel_path == "locked"
+    assert "Folder cannot be read: Permission denied" == result.problems[0].reason
+
+
+def test_scanner_keeps_non_utf8_names(tmp_path: Path) -> None:
+    name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes: not valid UTF-8
+    write_jpeg(tmp_path / name, solid((1, 1, 1)))
+    assert list(scan_library(tmp_path).files) == [name]
+    assert path_from_db(path_to_db(name)) == name
+    path_to_db(name).encode("utf-8")  # storable in SQLite
