@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from . import __version__
 from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
-from .engine.library import DEFAULT_MODEL, Library, available_models
+from .engine.library import DEFAULT_MODEL, Library, available_models, parse_weight
 from .engine.records import (
     COPY_TIER,
     KEEPER_RULE,
@@ -28,7 +29,9 @@ from .engine.records import (
     PhotoRecord,
     PipelineOptions,
     Progress,
+    QueryTerm,
     SearchFilters,
+    SearchQuery,
     SearchResult,
 )
 
@@ -80,29 +83,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("search", help="find photos that look like an image, a library photo, or words")
+    p = sub.add_parser(
+        "search", help="find photos that look like images, library photos or words (combine them freely)",
+        description="Each --image, --photo, --text and --add adds to what is looked for, --subtract steers away "
+        "from it; any of them may start with a weight, e.g. --add 2:sunset or --subtract 0.5:people.",
+    )
     _common(p)
-    q = p.add_mutually_exclusive_group(required=True)
-    q.add_argument("--image", type=Path, help="an image file, inside the library or not")
-    q.add_argument("--photo", help="a library photo (relative path or id): more like this")
-    q.add_argument("--text", help='words, e.g. "dog on a beach" (CLIP models)')
+    p.add_argument("--image", action="append", default=[], metavar="[W:]FILE",
+                   help="an image file, inside the library or not (repeat for several)")
+    p.add_argument("--photo", action="append", default=[], metavar="[W:]PHOTO",
+                   help="a library photo (relative path or id): more like this (repeat for several)")
+    p.add_argument("--text", action="append", default=[], metavar="[W:]WORDS",
+                   help='words, e.g. "dog on a beach" (CLIP models)')
+    p.add_argument("--add", action="append", default=[], metavar="[W:]WORDS|IMAGE",
+                   help="also look for these words, this image file or library photo")
+    p.add_argument("--subtract", action="append", default=[], metavar="[W:]WORDS|IMAGE",
+                   help='steer away from these words, image file or library photo ("not this")')
+    p.add_argument("--saved", metavar="NAME", help="run a saved search (see 'photosearch saved'); filters given here win")
+    p.add_argument("--save", metavar="NAME", help="save this search (terms and filters) under NAME")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the results to FILE as CSV")
     p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
-    p.add_argument("--folder", default="", help="only this sub-folder of the library (and below)")
+    p.add_argument("--folder", help="only this sub-folder of the library (and below)")
     p.add_argument("--from", dest="date_from", type=_parse_date, help="taken on or after YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", type=lambda s: _parse_date(s, end_of_day=True), help="taken on or before YYYY-MM-DD")
-    p.add_argument("--include-undated", action="store_true", help="keep photos without a date when a date filter is set")
+    p.add_argument("--include-undated", action="store_true", default=None,
+                   help="keep photos without a date when a date filter is set")
     p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
     p.add_argument(
-        "--collapse", action=argparse.BooleanOptionalAction, default=True,
+        "--collapse", action=argparse.BooleanOptionalAction, default=None,
         help="fold copies of a photo (resized, re-encoded, cropped, edited) under the best-ranked of them, "
         "so -k counts distinct pictures; other shots of a scene stay (default; JSON: 'folded' paths). "
         "--no-collapse lists every photo",
     )
     p.add_argument(
-        "--fold-similar", action="store_true",
+        "--fold-similar", action=argparse.BooleanOptionalAction, default=None,
         help="also fold similar shots (bursts): photos at the model's duplicate threshold or closer to a "
-        "better-ranked result",
+        "better-ranked result (off by default)",
     )
+
+    p = sub.add_parser("saved", help="list the searches saved for this library")
+    _common(p)
 
     p = sub.add_parser(
         "dupes", help="find copies of the same photo and similar shots, and suggest which to keep (changes nothing)"
@@ -245,23 +265,15 @@ def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    filters = SearchFilters(
-        folder=args.folder, date_from=args.date_from, date_to=args.date_to, min_score=args.min_score,
-        include_undated=args.include_undated, collapse_duplicates=args.collapse,
-        fold_similar=args.fold_similar,
-    )
     with _open(args) as lib:
-        if args.image:
-            results = lib.search_image(args.image, args.k, filters)
-        elif args.text is not None:
-            results = lib.search_text(args.text, args.k, filters)
-        else:
-            photo = lib.photo_by_path(args.photo) or (
-                lib.photo(int(args.photo)) if args.photo.isdigit() else None
-            )
-            if photo is None:
-                raise LibraryError(f"'{args.photo}' is not a photo of this library.")
-            results = lib.search_photo(photo.id, args.k, filters)
+        saved = lib.saved_search(args.saved) if args.saved else None
+        query = _query(lib, args, saved.query if saved else None)
+        filters = _filters(args, saved.filters if saved else SearchFilters(collapse_duplicates=True))
+        if args.save:
+            lib.save_search(args.save, query, filters)
+        results = lib.search(query, args.k, filters)
+        if args.csv:
+            lib.export_csv(results, args.csv)
     if args.json:
         out = [_result_json(i + 1, r) | {"folded": [f.photo.rel_path for f in r.folded]} for i, r in enumerate(results)]
         print(json.dumps(out, indent=2))
@@ -274,6 +286,91 @@ def cmd_search(args: argparse.Namespace) -> int:
             more = f"  (+{len(r.folded)} {what})" if r.folded else ""
             print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}{more}")
     return 0
+
+
+def _query(lib: Library, args: argparse.Namespace, saved: SearchQuery | None) -> SearchQuery:
+    """The terms given on the command line, after a saved search's."""
+    terms = list(saved.terms) if saved else []
+    for text in args.image:
+        weight, path = parse_weight(text)
+        terms.append(QueryTerm("file", str(Path(path).expanduser()), weight=weight))
+    for text in args.photo:
+        weight, name = parse_weight(text)
+        terms.append(_photo_term(lib, name, weight))
+    for text in args.text:
+        weight, words = parse_weight(text)
+        terms.append(QueryTerm("text", words, weight=weight))
+    for sign, values in ((1.0, args.add), (-1.0, args.subtract)):
+        for text in values:
+            weight, value = parse_weight(text)
+            terms.append(_guess_term(lib, value, sign * weight))
+    return SearchQuery(tuple(terms))
+
+
+def _photo_term(lib: Library, name: str, weight: float) -> QueryTerm:
+    photo = lib.photo_by_path(name) or (lib.photo(int(name)) if name.isdigit() else None)
+    if photo is None:
+        raise LibraryError(f"'{name}' is not a photo of this library.")
+    return QueryTerm("photo", photo.rel_path, photo_id=photo.id, weight=weight)
+
+
+def _guess_term(lib: Library, value: str, weight: float) -> QueryTerm:
+    """An existing image file, else a photo of the library, else words."""
+    if Path(value).expanduser().is_file():
+        return QueryTerm("file", str(Path(value).expanduser()), weight=weight)
+    photo = lib.photo_by_path(value)
+    if photo is not None:
+        return QueryTerm("photo", photo.rel_path, photo_id=photo.id, weight=weight)
+    return QueryTerm("text", value, weight=weight)
+
+
+def _filters(args: argparse.Namespace, base: SearchFilters) -> SearchFilters:
+    """``base`` (a saved search's, or the defaults) with every filter given on the command line."""
+    given = {
+        "folder": args.folder, "date_from": args.date_from, "date_to": args.date_to,
+        "include_undated": args.include_undated, "min_score": args.min_score, "collapse_duplicates": args.collapse,
+        "fold_similar": args.fold_similar,
+    }
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+def cmd_saved(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        searches = lib.saved_searches()
+    if args.json:
+        doc = [{"name": s.name, "terms": [_term_json(t) for t in s.query.terms], "filters": _filters_json(s.filters),
+                "saved_at": s.saved_at.isoformat(timespec="seconds")} for s in searches]
+        print(json.dumps(doc, indent=2))
+    elif not searches:
+        print("No saved searches yet. Save one with: photosearch search ... --save NAME")
+    else:
+        for s in searches:
+            terms = ", ".join(_term_words(t) for t in s.query.terms)
+            print(f"{s.name}: {terms}{_filter_words(s.filters)}")
+    return 0
+
+
+def _term_json(t: QueryTerm) -> dict[str, Any]:
+    return {"kind": t.kind, "value": t.label if t.kind == "pixels" else t.text, "weight": t.weight}
+
+
+def _term_words(t: QueryTerm) -> str:
+    sign = "-" if t.weight < 0 else "+"
+    weight = f"{abs(t.weight):g}:" if abs(t.weight) != 1 else ""
+    return f"{sign}{weight}{t.label}"
+
+
+def _filters_json(f: SearchFilters) -> dict[str, Any]:
+    return {"folder": f.folder, "from": f.date_from.date().isoformat() if f.date_from else None,
+            "to": f.date_to.date().isoformat() if f.date_to else None, "include_undated": f.include_undated,
+            "min_score": f.min_score, "collapse": f.collapse_duplicates, "fold_similar": f.fold_similar}
+
+
+def _filter_words(f: SearchFilters) -> str:
+    parts = [f"in {f.folder}"] if f.folder else []
+    if f.date_from or f.date_to:
+        parts.append(f"{f.date_from.date() if f.date_from else '…'} to {f.date_to.date() if f.date_to else '…'}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _photo_json(p: PhotoRecord, abs_path: str) -> dict[str, Any]:
@@ -425,7 +522,7 @@ def cmd_models(_: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "index": cmd_index, "search": cmd_search, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
+    "index": cmd_index, "search": cmd_search, "saved": cmd_saved, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
     "eval": cmd_eval,
 }
 
@@ -435,7 +532,10 @@ def main(argv: list[str] | None = None) -> int:
     # as the bytes they were instead of crashing on them.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and not (args.image or args.photo or args.text or args.add or args.saved):
+        parser.error("one of the arguments --image --photo --text --add --saved is required")
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

@@ -16,14 +16,16 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import Action, LibraryError, hint
 from .models.registry import DEFAULT_MODEL, MODELS, get_spec
+from .query.weights import parse_weight
 from .records import (
+    BrowseOrder,
     DuplicateGroup,
     EvaluationReport,
     IndexReport,
@@ -32,11 +34,15 @@ from .records import (
     ModelSpec,
     PhotoRecord,
     PipelineOptions,
+    QueryTerm,
+    SavedSearch,
     SearchFilters,
+    SearchQuery,
     SearchResult,
     SkippedFile,
 )
 from .system.lock import WriterLock
+from .system.memory import release_free_memory
 from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
 
 if TYPE_CHECKING:
@@ -58,6 +64,8 @@ __all__ = [
     "available_models",
     "load_preview",
     "model_spec",
+    "parse_weight",
+    "pixels_term",
     "preload",
 ]
 
@@ -93,6 +101,23 @@ def load_preview(path: Path, max_side: int) -> LoadedImage:
     from .media.loader import load_preview as load
 
     return load(path, max_side)
+
+
+PIXELS_MAX_SIDE = 512  # a pasted image is kept at most this large: the models see 224-260 px
+
+
+def pixels_term(image: Image.Image, label: str = "", weight: float = 1.0) -> QueryTerm:
+    """A query term for an in-memory image (pasted or dropped as data), kept as a small PNG so
+    that a saved search can run it again."""
+    import io
+
+    small = image.convert("RGB")
+    if max(small.size) > PIXELS_MAX_SIDE:
+        small = small.copy()
+        small.thumbnail((PIXELS_MAX_SIDE, PIXELS_MAX_SIDE))
+    data = io.BytesIO()
+    small.save(data, "PNG")
+    return QueryTerm("pixels", label, pixels=data.getvalue(), weight=weight)
 
 
 class Library:
@@ -188,6 +213,7 @@ class Library:
             self._replace_if_damaged()
             indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
             report = indexer.run(progress, cancel, options or PipelineOptions())
+        release_free_memory()  # the scan's per-file records: ~150 MB at 100,000 photos
         report.seconds = time.perf_counter() - started
         return report
 
@@ -229,41 +255,34 @@ class Library:
             dup_threshold=self.spec.dup_threshold, copy_floor=self.spec.copy_floor,
         )
 
-    def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
-        """Photos that look like the image file at ``path`` (inside the library or not)."""
-        from .media.loader import load_image
+    def search(self, query: SearchQuery, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
+        """Photos most like the query: the weighted sum of its terms (words, image files,
+        library photos, pasted pixels; see query/compose.py). Library photos the query names are
+        left out of the results."""
+        from .query.compose import combine
+        from .query.terms import TermVectors
 
         self._check_searchable()
-        path = Path(path).expanduser().resolve()
-        embedder = self._query_embedder()
-        image = load_image(path, min_side=embedder.input_size).image
-        exclude: tuple[int, ...] = ()
-        if path.is_relative_to(self.root):
-            own = self._catalog.photo_by_path(path.relative_to(self.root).as_posix())
-            exclude = (own.id,) if own else ()
-        return self.search_vector(embedder.encode_images([image])[0], k, filters, exclude)
+        terms = TermVectors(self._catalog, self.root, self._query_embedder, self.spec.supports_text, self.model_name)
+        vectors, weights, named = terms.vectors(query)
+        return self.search_vector(combine(vectors, weights), k, filters, named)
+
+    def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
+        """Photos that look like the image file at ``path`` (inside the library or not)."""
+        return self.search(SearchQuery((QueryTerm("file", str(path)),)), k, filters)
 
     def search_pil(self, image: Image.Image, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Photos that look like an in-memory image (e.g. pasted from the clipboard)."""
-        self._check_searchable()
-        embedder = self._query_embedder()
-        return self.search_vector(embedder.encode_images([image.convert("RGB")])[0], k, filters)
+        return self.search(SearchQuery((pixels_term(image),)), k, filters)
 
     def search_photo(self, photo_id: int, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """More like this library photo (which is itself left out)."""
-        self._check_searchable()
-        ids, vectors = self._catalog.vectors([photo_id])
-        if len(ids) == 0:
-            raise LibraryError("That photo is not in the index (it may have been moved or skipped).")
-        return self.search_vector(vectors[0], k, filters, (photo_id,))
+        photo = self._catalog.photo(photo_id)
+        term = QueryTerm("photo", photo.rel_path if photo else "", photo_id=photo_id)
+        return self.search(SearchQuery((term,)), k, filters)
 
     def search_text(self, text: str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
-        from .models.base import text_not_supported
-
-        self._check_searchable()
-        if not self.spec.supports_text:
-            raise text_not_supported(self.model_name)
-        return self.search_vector(self._query_embedder().encode_text([text])[0], k, filters)
+        return self.search(SearchQuery((QueryTerm("text", text),)), k, filters)
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
@@ -279,6 +298,65 @@ class Library:
                 hint(Action.USE_INDEXED_WEIGHTS, Action.REINDEX),
             )
         return embedder
+
+    # -- browsing and saved searches -------------------------------------------------------------
+
+    def browse(self, filters: SearchFilters | None = None, order: BrowseOrder = "newest") -> np.ndarray:
+        """Ids of the photos to show with no query (indexed and still pending), in ``order``;
+        read their records a page at a time with :meth:`photos`."""
+        return self._catalog.browse_ids(filters or SearchFilters(), order)
+
+    def photos(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
+        return self._catalog.photos(ids)
+
+    def capture_date_range(self) -> tuple[datetime, datetime] | None:
+        return self._catalog.capture_date_range()
+
+    def saved_searches(self) -> list[SavedSearch]:
+        from .query.saved import decode
+
+        return [decode(*row) for row in self._catalog.saved_searches()]
+
+    def saved_search(self, name: str) -> SavedSearch:
+        for saved in self.saved_searches():
+            if saved.name == name:
+                return saved
+        known = ", ".join(s.name for s in self.saved_searches()) or "none yet"
+        raise LibraryError(f"There is no saved search named '{name}' (saved: {known}).", hint(Action.CHECK_INPUT))
+
+    def save_search(self, name: str, query: SearchQuery, filters: SearchFilters) -> None:
+        """Save (or replace) a search under ``name``; it lives with the library's index."""
+        from .query.saved import encode
+
+        name = name.strip()
+        if not name:
+            raise LibraryError("A saved search needs a name.", hint(Action.CHECK_INPUT))
+        self._catalog.save_search(name, encode(query, filters))
+
+    def rename_search(self, old: str, new: str) -> None:
+        new = new.strip()
+        if not new or not self._catalog.rename_search(old, new):
+            raise LibraryError(
+                f"The saved search '{old}' cannot be renamed to '{new}' (the name is empty or taken).",
+                hint(Action.CHECK_INPUT),
+            )
+
+    def delete_search(self, name: str) -> None:
+        self._catalog.delete_search(name)
+
+    def export_csv(self, results: Sequence[SearchResult], target: Path) -> None:
+        """Results as a CSV (rank, path, absolute path, score, date...)."""
+        from .query.export import write_csv
+
+        write_csv(results, Path(target))
+
+    def copy_photos(
+        self, photos: Sequence[PhotoRecord], folder: Path, progress: Callable[[int, int], None] | None = None
+    ) -> list[Path]:
+        """Copy photos into ``folder``, never inside the library; nothing is moved."""
+        from .query.export import copy_files
+
+        return copy_files([self.abs_path(p) for p in photos], Path(folder), self.root, progress)
 
     # -- duplicates and quality ------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -81,6 +81,64 @@ class SearchFilters:
     @property
     def active(self) -> bool:
         return bool(self.folder) or self.date_from is not None or self.date_to is not None
+
+
+TermKind = Literal["text", "file", "photo", "pixels"]
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One part of a query, with its weight: words, an image file (anywhere), a photo of the
+    library, or an image's pixels (pasted; a small PNG). A negative weight steers away from it
+    ("not like this")."""
+
+    kind: TermKind
+    text: str = ""  # text: the words; file: the path; photo: the library-relative path
+    photo_id: int | None = None  # photo: its id (the path is kept too: a saved search outlives ids)
+    pixels: bytes = b""  # pixels: PNG data
+    weight: float = 1.0
+
+    @property
+    def label(self) -> str:
+        """How the term reads to a person: "sunset", "2019/IMG_0042.jpg", "holiday.jpg" (a file
+        outside the library), "the pasted image"."""
+        if self.kind == "pixels":
+            return self.text or "the pasted image"
+        return self.text.rsplit("/", 1)[-1] if self.kind == "file" else self.text  # a photo: its path in the library
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a search looks for: the weighted sum of its terms' vectors (see query/compose.py)."""
+
+    terms: tuple[QueryTerm, ...]
+
+    @property
+    def positive(self) -> tuple[QueryTerm, ...]:
+        return tuple(t for t in self.terms if t.weight > 0)
+
+    @property
+    def negative(self) -> tuple[QueryTerm, ...]:
+        return tuple(t for t in self.terms if t.weight < 0)
+
+    def with_term(self, term: QueryTerm) -> SearchQuery:
+        return SearchQuery((*self.terms, term))
+
+    def without(self, index: int) -> SearchQuery:
+        return SearchQuery(self.terms[:index] + self.terms[index + 1 :])
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """A query and its filters under a name; run again on the current index when opened."""
+
+    name: str
+    query: SearchQuery
+    filters: SearchFilters
+    saved_at: datetime
+
+
+BrowseOrder = Literal["newest", "oldest", "name", "folder"]
 
 
 @dataclass(frozen=True)
@@ -167,7 +225,7 @@ class LibraryStatus:
     last_indexed_at: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per photo at every scan: slots halve their memory
 class KnownFile:
     """A file as the catalog last saw it (for change detection)."""
 

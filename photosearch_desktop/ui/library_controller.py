@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from ..engine.errors import Action
 from ..engine.library import DEFAULT_MODEL
 from .duplicates_dialog import DuplicatesDialog
 from .errors import UserMessage, describe_error
@@ -146,6 +147,9 @@ class LibraryController(QObject):
         self.w.setWindowTitle(f"PhotoSearch — {info.root.name}")
         self.w.thumbnails.attach(self.session.calls(), info.thumbnails_dir)
         self.w.filters.set_folders(info.folders, info.root.name)
+        if info.capture_dates is not None:
+            self.w.filters.set_date_bounds(*info.capture_dates)
+        self.w.search.library_opened(info.supports_text)
         self.w.statusBar().showMessage(f"Opened {info.root}", 4000)
         self._show_notices(info)
         self.update_summary()
@@ -184,7 +188,25 @@ class LibraryController(QObject):
 
     def _on_model_failed(self, message: UserMessage) -> None:
         self._set_model_state("failed")
-        self.w.messages.show(message)
+        offer = message.hint.model if Action.CHOOSE_MODEL in message.hint else None
+        if offer is None or self.info is None or self.info.indexed_model:
+            self.w.messages.show(message)
+            return
+        # A library never indexed (e.g. CLIP weights that cannot be downloaded offline): one
+        # click switches to the offered model, which needs no download, and indexing starts.
+        box = QMessageBox(QMessageBox.Icon.Warning, message.title, message.text, QMessageBox.StandardButton.Close,
+                          self.w)
+        box.setObjectName("modelFailed")
+        use = box.addButton("Use the built-in photo model (no download)", QMessageBox.ButtonRole.AcceptRole)
+        use.setObjectName("useBuiltInModel")
+        box.setDefaultButton(use)
+        box.finished.connect(lambda _: self._model_offer_answered(box.clickedButton() is use, offer))
+        box.open()
+
+    def _model_offer_answered(self, accepted: bool, model: str) -> None:
+        info = self.info
+        if accepted and info is not None:
+            self.apply_preferences(replace(self.w.prefs, model=model), info.model_name)
 
     def update_summary(self) -> None:
         info = self.info
@@ -245,11 +267,8 @@ class LibraryController(QObject):
         first_embedding = progress.phase == "embedding" and self._index_phase != "embedding"
         self._index_phase = progress.phase
         self.w.index_status.update_progress(progress)
-        session = self.session
-        if first_embedding and session is not None and session.library is not None:
-            # The scan is done: new folders can be chosen while their photos are indexed.
-            library = session.library
-            session.calls().submit(library.folders, lambda folders: self.w.filters.set_folders(folders, library.root.name))
+        if first_embedding:
+            self._scan_done()
 
     def _on_index_finished(self, outcome: IndexOutcome) -> None:
         self.w.index_status.hide()
@@ -263,12 +282,14 @@ class LibraryController(QObject):
             text += f" Rebuilt for {r.rebuilt_for_model}."
         self.w.statusBar().showMessage(text, 15000)
         self.w.filters.set_folders(info.folders, info.root.name)
+        if info.capture_dates is not None:
+            self.w.filters.set_date_bounds(*info.capture_dates)
         self._show_notices(info)
         self.update_summary()
         self.update_enabled()
         if r.added or r.modified or r.moved or r.deleted or r.embedded:
             self.w.thumbnails.forget()  # changed files get new thumbnails
-            self.w.search.rerun()  # results refresh with what was just indexed
+            self.w.search.photos_changed()  # what is shown refreshes with what was just indexed
             if self.duplicates_dialog is not None:
                 self.duplicates_dialog.refresh()
 
@@ -276,7 +297,19 @@ class LibraryController(QObject):
         self.w.index_status.hide()
         self.update_enabled()
         self.w.statusBar().showMessage(message.text, 15000)
-        self.w.messages.show(message)
+        self._scan_done()  # the scan was saved before the model was needed: its photos are browsable
+        if self._model_state != "failed":  # the model's own failure was shown already
+            self.w.messages.show(message)
+
+    def _scan_done(self) -> None:
+        """The scan's findings are saved: new folders can be chosen and new photos browsed
+        while (or even if not) the model embeds them."""
+        session = self.session
+        if session is None or session.library is None:
+            return
+        library = session.library
+        session.calls().submit(library.folders, lambda folders: self.w.filters.set_folders(folders, library.root.name))
+        self.w.search.photos_changed()
 
     # -- dialogs ----------------------------------------------------------------------------------
 

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, TypeVar
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, Query, SearchRequest
+from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
 from .latest import LatestOnly, Ticket
 from .tasks import BackgroundCalls
 from .workers import DuplicatesWorker, EngineWorker, IndexWorker
 
 if TYPE_CHECKING:
     from ..engine.library import Library
-    from ..engine.records import SearchFilters
+    from ..engine.records import SearchFilters, SearchQuery
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class LibrarySession(QObject):
         if self._job is not None:
             self._job.cancel.set()  # the indexer stops after the batch it is working on
 
-    def search(self, query: Query, k: int, filters: SearchFilters) -> None:
+    def search(self, query: SearchQuery, k: int, filters: SearchFilters) -> None:
         self._search_requested.emit(SearchRequest(self._queries.next(), query, k, filters))
 
     def find_duplicates(self, folder: str, floor: float, threshold: float, rebuild: bool) -> None:

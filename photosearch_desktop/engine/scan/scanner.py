@@ -28,7 +28,7 @@ IGNORED_EXTENSIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: 100,000 of them in a big library
 class FileStat:
     size: int
     mtime_ns: int
