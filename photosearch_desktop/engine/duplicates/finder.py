@@ -68,6 +68,8 @@ COPY_NEIGHBOURS = 4  # nearest photos per photo compared on signatures as possib
 COPY_HASH_MAX = 12
 HASH_BUCKET_MAX = 64  # photos sharing one 16-bit band of hash; more: a flat picture's hash
 QUERY_CHUNK = 2048  # photos whose neighbours are searched at once
+EXACT_NEIGHBOURS_MAX = 20_000  # photos; more: neighbours from an IVF index (_load_index)
+NEIGHBOUR_PROBES = 8  # IVF cells scanned per photo
 LOOK_CHUNK = 4096  # photos whose signatures are read at once for the first look
 PREPARE_CHUNK = 2048  # photos prepared at once for the full comparison (~70 MB)
 HASH_CHUNK = 1 << 20
@@ -226,9 +228,15 @@ def _check(cancel: threading.Event | None) -> None:
         raise Cancelled
 
 
-def _load_index(catalog: Catalog, ids: np.ndarray) -> tuple[np.ndarray, faiss.IndexFlatIP]:
-    """(ids that have a vector, an exact inner-product index of their vectors in that order),
-    filled a chunk at a time: the index holds the only full copy."""
+def _load_index(catalog: Catalog, ids: np.ndarray) -> tuple[np.ndarray, faiss.Index]:
+    """(ids that have a vector, an inner-product index of their vectors in that order),
+    filled a chunk at a time: the index holds the only full copy.
+
+    Each photo's neighbours are searched among all photos: exact search costs n^2 (1.2 s at
+    10,000 photos, ~2 min at 100,000 on 2 cores, scripts/bench_dupes.py speed). Above
+    EXACT_NEIGHBOURS_MAX photos an IVF index scans NEIGHBOUR_PROBES of its ~4 sqrt(n) cells
+    per photo instead; copies and similar shots are close enough to share a cell or the next.
+    """
     out_ids = []
     index: faiss.IndexFlatIP | None = None
     for start in range(0, len(ids), 10_000):
@@ -240,7 +248,21 @@ def _load_index(catalog: Catalog, ids: np.ndarray) -> tuple[np.ndarray, faiss.In
             out_ids.append(got)
     if index is None:
         index = faiss.IndexFlatIP(1)
-    return (np.concatenate(out_ids) if out_ids else np.zeros(0, np.int64)), index
+    found = np.concatenate(out_ids) if out_ids else np.zeros(0, np.int64)
+    if index.ntotal <= EXACT_NEIGHBOURS_MAX:
+        return found, index
+    n, d = index.ntotal, index.d
+    vectors = faiss.rev_swig_ptr(index.get_xb(), n * d).reshape(n, d)  # a view of the flat index
+    nlist = int(4 * np.sqrt(n))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
+    ivf.train(np.ascontiguousarray(vectors[np.sort(sample)]))
+    for start in range(0, n, 10_000):
+        ivf.add(np.ascontiguousarray(vectors[start : start + 10_000]))
+    ivf.nprobe = NEIGHBOUR_PROBES
+    ivf.make_direct_map()  # reconstruct_n, for the query rows
+    del vectors, index
+    return found, ivf
 
 
 def _unique_pairs(
