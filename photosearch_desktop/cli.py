@@ -20,12 +20,25 @@ from typing import Any
 
 from . import __version__
 from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
-from .engine.library import DEFAULT_MODEL, Library, available_models, parse_weight
+from .engine.library import (
+    DEFAULT_MODEL,
+    Library,
+    WithoutImageData,
+    app_dirs,
+    available_models,
+    find_moved_library,
+    keep_private,
+    offline_summary,
+    parse_weight,
+    relink_library,
+)
 from .engine.records import (
     COPY_TIER,
     KEEPER_RULE,
     DuplicateGroup,
     IndexReport,
+    MovedLibrary,
+    OfflineFolder,
     PhotoRecord,
     PipelineOptions,
     Progress,
@@ -67,6 +80,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
 
 
+def _redownload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redownload-weights", action="store_true",
+        help="download the model's weights anew (when the ones on this computer were refused)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photosearch", description="Search your own photos by what they look like. Nothing leaves your machine."
@@ -82,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _redownload(p)
+    p.add_argument(
+        "--remove-missing", action="store_true",
+        help="drop every photo whose file is not found, offline ones too (by default photos that vanish "
+        "in bulk, as when a drive is unplugged, are kept offline and come back when their files do)",
+    )
+    p.add_argument(
+        "--relink", action=argparse.BooleanOptionalAction, default=None,
+        help="when the folder has no index yet but holds a library indexed elsewhere (moved, renamed, another "
+        "drive letter): --relink uses that index, --no-relink indexes the folder anew (default: ask)",
+    )
 
     p = sub.add_parser(
         "search", help="find photos that look like images, library photos or words (combine them freely)",
@@ -120,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also fold similar shots (bursts): photos at the model's duplicate threshold or closer to a "
         "better-ranked result (off by default)",
     )
+    _redownload(p)
 
     p = sub.add_parser("saved", help="list the searches saved for this library")
     _common(p)
@@ -144,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="what is indexed, what was skipped and why, where the index lives")
     _common(p)
+
+    p = sub.add_parser("relink", help="move the index of a library that moved (or whose drive letter changed) to its new folder")
+    p.add_argument("old", type=Path, help="the folder the library was indexed at")
+    p.add_argument("new", type=Path, help="the folder that holds its photos now")
+    p.add_argument("--data-dir", type=Path, help="where the index lives (default: per-user data dir; env PHOTOSEARCH_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
 
     sub.add_parser("models", help="list the models you can choose")
     return parser
@@ -202,9 +241,10 @@ def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
 
 
 def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
+    keep_private(app_dirs(args.data_dir))
     lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
-        readonly=readonly,
+        readonly=readonly, redownload_weights=getattr(args, "redownload_weights", False),
     )
     _print_notices(lib)
     return lib
@@ -224,6 +264,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         **({"decode_workers": args.workers} if args.workers else {}),
     )
     cancel = threading.Event()
+    if args.relink is not False:
+        moved = find_moved_library(args.library, args.data_dir)
+        if moved is not None:
+            if not (args.relink or _ask_relink(moved, args.json)):
+                print(
+                    f"photosearch: {_moved_words(moved)}\nRun the command again with --relink to use its index "
+                    "(nothing is embedded again), or with --no-relink to index this folder anew.",
+                    file=sys.stderr,
+                )
+                return 1
+            moved = relink_library(moved.old_root, args.library, args.data_dir)
+            print(f"photosearch: {_relinked_words(moved)}", file=sys.stderr)
     with _open(args) as lib:
         if lib.indexed_model and lib.indexed_model != lib.model_name:
             print(
@@ -232,7 +284,10 @@ def cmd_index(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         try:
-            report = lib.index(progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options)
+            report = lib.index(
+                progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options,
+                remove_missing=args.remove_missing,
+            )
             _print_notices(lib)
         except KeyboardInterrupt:
             print("\nInterrupted. Finished photos are saved; run the same command to resume.", file=sys.stderr)
@@ -244,8 +299,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
     counts = lib.counts()
     if as_json:
-        out = {k: v for k, v in report.__dict__.items() if k != "scan_problems"}
+        out = {k: v for k, v in report.__dict__.items() if k not in ("scan_problems", "offline_folders")}
         out["scan_problems"] = [{"path": s.rel_path, "reason": s.reason} for s in report.scan_problems]
+        out["offline_folders"] = _offline_json(report.offline_folders)
         out["totals"] = counts
         print(json.dumps(out, indent=2))
         return
@@ -259,9 +315,72 @@ def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
     if report.signed:
         print(f"Took the pixel signature of {report.signed} photos indexed by an earlier version (for telling "
               "copies from other shots; not embedded again).")
-    print(f"Library: {counts['indexed']} photos indexed, {counts['skipped']} skipped, {counts['pending']} pending.")
+    if report.returned:
+        print(f"{report.returned} offline photos are back (nothing was embedded again for them).")
+    if report.kept_unreadable:
+        print(f"{report.kept_unreadable} photos in folders that could not be read were kept as they were.")
+    offline = f", {counts['offline']} offline" if counts["offline"] else ""
+    print(f"Library: {counts['indexed']} photos indexed, {counts['skipped']} skipped, {counts['pending']} pending{offline}.")
+    _print_offline(lib, report.offline_folders, everything=not report.root_reachable or _online(counts) == 0)
     if counts["skipped"] or report.scan_problems:
         print("See why files were skipped with: photosearch status", lib.root)
+
+
+def _online(counts: dict[str, int]) -> int:
+    return counts["indexed"] + counts["pending"] + counts["skipped"]
+
+
+def _offline_json(folders: list[OfflineFolder] | tuple[OfflineFolder, ...]) -> list[dict[str, Any]]:
+    return [{"folder": f.folder, "photos": f.photos} for f in folders]
+
+
+def _print_offline(lib: Library, folders: list[OfflineFolder] | tuple[OfflineFolder, ...], everything: bool) -> None:
+    lines = offline_summary(lib.root, folders, everything)
+    if not lines:
+        return
+    print("\n".join(lines))
+    print(
+        "Their photos stay in the index, left out of results, and come back without being embedded again "
+        "with the next update that finds them.\n"
+        f"To drop them from the index instead: photosearch index {lib.root} --remove-missing"
+    )
+
+
+def _moved_words(moved: MovedLibrary) -> str:
+    return (
+        f"This looks like the library that was at {moved.old_root} — use its index? ({moved.photos} photos; "
+        f"{moved.matched} of {moved.sampled} photos looked up are here unchanged.)"
+    )
+
+
+def _ask_relink(moved: MovedLibrary, as_json: bool) -> bool:
+    """In a terminal, ask; anywhere else, a decision the command line must make (False)."""
+    if as_json or not sys.stdin.isatty():
+        return False
+    answer = input(f"{_moved_words(moved)} [Y/n] ").strip().lower()
+    if answer in ("", "y", "yes"):
+        return True
+    if answer in ("n", "no"):
+        return False
+    raise LibraryError("No answer: nothing was changed.")
+
+
+def _relinked_words(moved: MovedLibrary) -> str:
+    return (
+        f"The index of {moved.old_root} ({moved.photos} photos) now belongs to {moved.new_root}: "
+        "nothing is embedded again."
+    )
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    moved = relink_library(args.old, args.new, args.data_dir)
+    if args.json:
+        print(json.dumps({"old": moved.old_root, "new": moved.new_root, "photos": moved.photos,
+                          "sampled": moved.sampled, "matched": moved.matched}, indent=2))
+    else:
+        print(_relinked_words(moved))
+        print(f"Run 'photosearch index {moved.new_root}' to pick up changes made since.")
+    return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -274,6 +393,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = lib.search(query, args.k, filters)
         if args.csv:
             lib.export_csv(results, args.csv)
+        offline = lib.counts()["offline"]
+    if offline:
+        print(f"photosearch: note: {offline} offline photos (their files cannot be reached) were not searched; "
+              "see photosearch status.", file=sys.stderr)
     if args.json:
         out = [_result_json(i + 1, r) | {"folded": [f.photo.rel_path for f in r.folded]} for i, r in enumerate(results)]
         print(json.dumps(out, indent=2))
@@ -479,6 +602,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args, readonly=False) as lib:
         st = lib.status()
+    moved = find_moved_library(st.root, args.data_dir) if st.total == 0 else None
+    if moved is not None:
+        print(f"photosearch: note: {_moved_words(moved)} Use it with: photosearch relink {moved.old_root} {st.root}",
+              file=sys.stderr)
     spec = {m.name: m for m in available_models()}.get(st.model or "")
     if args.json:
         print(
@@ -494,6 +621,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "skipped_count": len(st.skipped),
                     "skipped": [{"path": s.rel_path, "reason": s.reason} for s in st.skipped],
                     "last_indexed_at": st.last_indexed_at.isoformat(timespec="seconds") if st.last_indexed_at else None,
+                    "offline": st.offline,
+                    "offline_folders": _offline_json(st.offline_folders),
+                    "reachable": st.reachable,
                 },
                 indent=2,
             )
@@ -502,9 +632,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Library:   {st.root}")
     print(f"Index:     {st.data_dir}")
     print(f"Model:     {st.model or '(not indexed yet)'}" + (f" — {spec.description}" if spec else ""))
-    print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped")
+    offline = f", {st.offline} offline" if st.offline else ""
+    print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped{offline}")
     if st.last_indexed_at:
         print(f"Updated:   {st.last_indexed_at:%Y-%m-%d %H:%M}")
+    if st.offline:
+        print("\nOffline (kept in the index, left out of results):")
+        for line in offline_summary(Path(st.root), st.offline_folders, not st.reachable or st.total == st.offline):
+            print(f"  {line}")
     if st.skipped:
         print("\nSkipped files:")
         for s in st.skipped:
@@ -523,7 +658,7 @@ def cmd_models(_: argparse.Namespace) -> int:
 
 COMMANDS = {
     "index": cmd_index, "search": cmd_search, "saved": cmd_saved, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
-    "eval": cmd_eval,
+    "eval": cmd_eval, "relink": cmd_relink,
 }
 
 
@@ -537,8 +672,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "search" and not (args.image or args.photo or args.text or args.add or args.saved):
         parser.error("one of the arguments --image --photo --text --add --saved is required")
     verbose = getattr(args, "verbose", False)
+    stderr = logging.StreamHandler()
+    stderr.addFilter(WithoutImageData())
+    # To stderr only: the command line keeps no log file.
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+        handlers=[stderr],
     )
     try:
         return COMMANDS[args.command](args)
@@ -585,12 +724,14 @@ _CLI_WORDS = {
     Action.USE_INDEXED_WEIGHTS: "pass the weights file the library was indexed with (--weights FILE)",
     Action.CONNECT: "connect to the internet and try again (the weights download once)",
     Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.DOWNLOAD_WEIGHTS_AGAIN: "download them again: run the command again with --redownload-weights",
     Action.UPDATE_APP: "update PhotoSearch",
     Action.CHOOSE_DEVICE: "use --device auto, cpu, cuda, cuda:N or mps",
     Action.FREE_DISK: "free some space, then run the command again",
     Action.CLOSE_OTHERS: "close every other PhotoSearch window and command, then try again",
     Action.WAIT: "wait for it to finish, then try again",
     Action.RESTART: "run the command again",
+    Action.RECONNECT: "connect the drive or network share that holds the photos, then run 'photosearch index'",
 }
 
 

@@ -32,6 +32,8 @@ from .records import (
     LibraryStatus,
     LoadedImage,
     ModelSpec,
+    MovedLibrary,
+    OfflineFolder,
     PhotoRecord,
     PipelineOptions,
     QueryTerm,
@@ -42,8 +44,10 @@ from .records import (
     SkippedFile,
 )
 from .system.lock import WriterLock
+from .system.log_files import WithoutImageData, log_file_handler
 from .system.memory import release_free_memory
-from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
+from .system.paths import CATALOG_FILE, DATA_DIR_ENV, LOCK_FILE, AppDirs, app_dirs
+from .system.private_files import create_private_file, keep_private, private_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,13 +64,22 @@ __all__ = [
     "DEFAULT_MODEL",
     "AppDirs",
     "Library",
+    "WithoutImageData",
     "app_dirs",
     "available_models",
+    "create_private_file",
+    "find_moved_library",
+    "keep_private",
     "load_preview",
+    "log_file_handler",
     "model_spec",
+    "offline_summary",
     "parse_weight",
     "pixels_term",
     "preload",
+    "private_dir",
+    "relink_library",
+    "trash_problem",
 ]
 
 # The stages a library needs to open and search; imported by preload().
@@ -96,6 +109,42 @@ def model_spec(name: str) -> ModelSpec:
     return get_spec(name)
 
 
+def find_moved_library(root: Path | str, data_dir: Path | str | None = None) -> MovedLibrary | None:
+    """The indexed library whose photos are in ``root`` (it moved there), if ``root`` has no
+    photo indexed yet; None otherwise. Reads a sample of photos (see store/relink.py)."""
+    from .store.relink import find_moved
+
+    return find_moved(Path(root).expanduser().resolve(), app_dirs(data_dir))
+
+
+def relink_library(old_root: Path | str, new_root: Path | str, data_dir: Path | str | None = None) -> MovedLibrary:
+    """Move the index of the library that was at ``old_root`` to ``new_root``, which must hold
+    its photos and have no index of its own (LibraryError otherwise). Nothing is embedded again."""
+    from .store.relink import relink
+
+    new = Path(new_root).expanduser().resolve()
+    if not new.is_dir():
+        raise LibraryError(f"The photo folder {new} does not exist or is not a folder.", hint(Action.CHECK_INPUT))
+    return relink(Path(old_root).expanduser(), new, app_dirs(data_dir))
+
+
+def offline_summary(root: Path, folders: list[OfflineFolder] | tuple[OfflineFolder, ...], everything: bool) -> list[str]:
+    """One sentence per group of offline photos, e.g. "2019/ (8,412 photos) is not reachable —
+    is a drive disconnected?"; one for the whole library when ``everything`` is offline."""
+    def count(n: int) -> str:
+        return f"{n:,} photo{'s' if n != 1 else ''}"
+
+    question = "is a drive disconnected?"
+    if everything:
+        total = sum(f.photos for f in folders)
+        return [f"The photo folder {root} ({count(total)}) is not reachable — {question}"] if total else []
+    return [
+        f"{f.folder}/ ({count(f.photos)}) is not reachable — {question}" if f.folder
+        else f"{count(f.photos)} in {root} itself {'is' if f.photos == 1 else 'are'} not reachable — {question}"
+        for f in folders
+    ]
+
+
 def load_preview(path: Path, max_side: int) -> LoadedImage:
     """A photo decoded for display: upright, at most ``max_side`` (LoadError if it cannot be)."""
     from .media.loader import load_preview as load
@@ -120,6 +169,14 @@ def pixels_term(image: Image.Image, label: str = "", weight: float = 1.0) -> Que
     return QueryTerm("pixels", label, pixels=data.getvalue(), weight=weight)
 
 
+def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool) -> str | None:
+    """Why the library photo ``photo`` at ``path`` must not go to the system trash now (outside
+    the library, changed since the duplicates were found...), in words; None if it may."""
+    from .duplicates.removal import trash_problem as problem
+
+    return problem(root, path, photo, links_alone)
+
+
 class Library:
     def __init__(
         self,
@@ -130,25 +187,30 @@ class Library:
         weights: Path | str | None = None,
         readonly: bool = False,
         model_process: bool = False,
+        redownload_weights: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
-        torch never holds its interpreter; the command line keeps it in-process)."""
+        torch never holds its interpreter; the command line keeps it in-process).
+        ``redownload_weights``: download the model's weights anew when it loads (the person asked
+        for it, after the ones in the cache were refused)."""
         from .models.handle import ModelHandle
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
 
         self.root = Path(root).expanduser().resolve()
-        if not self.root.is_dir():
+        self.dirs = app_dirs(data_dir)
+        self.data_dir = self.dirs.library_dir(self.root)
+        # A library already indexed opens without its folder (a drive unplugged, its mount
+        # point gone): its photos are offline until the folder is back.
+        if not self.root.is_dir() and not (self.data_dir / CATALOG_FILE).is_file():
             raise LibraryError(
                 f"The photo folder {self.root} does not exist or is not a folder.", hint(Action.CHECK_INPUT)
             )
-        self.dirs = app_dirs(data_dir)
-        self.data_dir = self.dirs.library_dir(self.root)
         self.readonly = readonly
         # What the person should be told once, e.g. that a damaged catalog was replaced.
         self.notices: list[str] = []
-        self._lock_path = self.data_dir / "writer.lock"
-        self._catalog = open_catalog(self.data_dir / "catalog.sqlite", self._lock_path, readonly, self._notify)
+        self._lock_path = self.data_dir / LOCK_FILE
+        self._catalog = open_catalog(self.data_dir / CATALOG_FILE, self._lock_path, readonly, self._notify)
         if not readonly and self._catalog.get_meta("library_root") != str(self.root):
             # Written only when it changes: opening then writes nothing, so searching still
             # works when the disk is full.
@@ -157,8 +219,19 @@ class Library:
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
-        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process)
+        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process,
+                                  redownload_weights)
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the photo folder is there now (an unplugged drive's is not)."""
+        return self.root.is_dir()
+
+    @property
+    def library_id(self) -> str:
+        """The catalog's own id: it stays when the library moves (thumbnails are keyed by it)."""
+        return self._catalog.catalog_id
 
     @property
     def indexed_model(self) -> str | None:
@@ -202,8 +275,14 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         options: PipelineOptions | None = None,
+        remove_missing: bool = False,
     ) -> IndexReport:
-        """Bring the index up to date with the folder: only what changed is done."""
+        """Bring the index up to date with the folder: only what changed is done.
+
+        Photos whose files vanish in bulk (the folder missing or empty, a whole top-level
+        folder, or more than a fifth of them) are kept offline instead of deleted, and come
+        back, not embedded again, with the update that finds them. ``remove_missing`` deletes
+        every photo not found instead, offline ones too."""
         from .indexer import Indexer
 
         if self.readonly:
@@ -212,7 +291,7 @@ class Library:
         with WriterLock(self._lock_path):
             self._replace_if_damaged()
             indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
-            report = indexer.run(progress, cancel, options or PipelineOptions())
+            report = indexer.run(progress, cancel, options or PipelineOptions(), remove_missing)
         release_free_memory()  # the scan's per-file records: ~150 MB at 100,000 photos
         report.seconds = time.perf_counter() - started
         return report
@@ -237,6 +316,14 @@ class Library:
         # The in-memory index knows its size; COUNT(*) over the vector table would cost more
         # than the search itself.
         if self.indexed_model is None or len(self._index.get()) == 0:
+            offline = self._catalog.offline_count()
+            if offline:
+                where = (f"their files cannot be found in {self.root} now" if self.reachable
+                         else f"the photo folder {self.root} cannot be reached")
+                raise LibraryError(
+                    f"The {offline:,} indexed photos of this library are offline: {where}. Is a drive disconnected?",
+                    hint(Action.RECONNECT),
+                )
             raise LibraryError(f"No photo of {self.root} is indexed yet.", hint(Action.INDEX_LIBRARY))
         if self.indexed_model != self.model_name:
             raise LibraryError(
@@ -409,8 +496,12 @@ class Library:
         return self._catalog.skipped()
 
     def counts(self) -> dict[str, int]:
-        """Photos by state: indexed, pending, skipped."""
+        """Photos by state: indexed, pending, skipped (online ones), and offline."""
         return self._catalog.counts()
+
+    def offline_folders(self) -> list[OfflineFolder]:
+        """The offline photos, by top-level folder."""
+        return self._catalog.offline_folders()
 
     def status(self) -> LibraryStatus:
         counts = self._catalog.counts()
@@ -425,4 +516,7 @@ class Library:
             pending=counts["pending"],
             skipped=self._catalog.skipped(),
             last_indexed_at=datetime.fromtimestamp(float(last)) if last else None,
+            offline=counts["offline"],
+            offline_folders=tuple(self._catalog.offline_folders()) if counts["offline"] else (),
+            reachable=self.reachable,
         )

@@ -192,6 +192,29 @@ class SkippedFile:
 RETRY_REASONS = ("Permission denied", "Cannot be read", "The file could not be read")
 
 
+@dataclass(frozen=True)
+class OfflineFolder:
+    """Photos kept in the catalog while their files cannot be reached (a drive unplugged, a
+    share not connected): left out of results, back with the next update that finds them.
+    ``folder`` is library-relative ("" for the library folder itself)."""
+
+    folder: str
+    photos: int
+
+
+@dataclass(frozen=True)
+class MovedLibrary:
+    """An index whose photos were found in another folder: the library moved there (or its
+    drive got another letter). ``matched`` of ``sampled`` photos were found with the same
+    relative path, size and fingerprint."""
+
+    old_root: str
+    new_root: str
+    photos: int
+    sampled: int
+    matched: int
+
+
 @dataclass
 class IndexReport:
     """What one ``index`` run did."""
@@ -210,6 +233,11 @@ class IndexReport:
     rebuilt_for_model: str | None = None
     seconds: float = 0.0
     scan_problems: list[SkippedFile] = field(default_factory=list)
+    offline: int = 0  # photos whose files vanished in bulk: kept with their vectors, not deleted
+    returned: int = 0  # offline photos found again, back without being embedded again
+    kept_unreadable: int = 0  # photos in folders that could not be read: kept as they were
+    root_reachable: bool = True
+    offline_folders: list[OfflineFolder] = field(default_factory=list)  # every offline photo, after the run
 
 
 @dataclass(frozen=True)
@@ -223,6 +251,9 @@ class LibraryStatus:
     pending: int
     skipped: list[SkippedFile]
     last_indexed_at: datetime | None
+    offline: int = 0  # not counted in indexed/pending/skipped
+    offline_folders: tuple[OfflineFolder, ...] = ()
+    reachable: bool = True  # whether the photo folder itself is there
 
 
 @dataclass(frozen=True, slots=True)  # one per photo at every scan: slots halve their memory
@@ -235,6 +266,7 @@ class KnownFile:
     fingerprint: str | None
     status: str
     error: str | None = None
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,6 +305,13 @@ class ModelSpec:
     # (it only bounds the work: the signatures decide). efficientnet-lite2 gives a 25 % copy
     # 0.50-0.78 to its original (scripts/bench_dupes.py); CLIP models see copies as closer.
     copy_floor: float = 0.5
+    # (file name, sha256) of the weights files as their publisher lists them (the model hub's
+    # LFS hash); a downloaded file not listed here is checked against the hash recorded when
+    # it was first downloaded (engine/models/weights.py).
+    weights_sha256: tuple[tuple[str, str], ...] = ()
+
+    def published_sha256(self, file_name: str) -> str | None:
+        return dict(self.weights_sha256).get(file_name)
 
 
 # How a member of a duplicate group relates to the group's keeper.

@@ -38,6 +38,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                Key.Refresh, Icon.SP_BrowserReload),
     ActionSpec("skipped_files", "Skipped files", "Files that could not be indexed, and why",
                icon=Icon.SP_MessageBoxWarning),
+    ActionSpec("offline_photos", "Offline photos…",
+               "Photos kept in the index while their drive or folder cannot be reached"),
     ActionSpec("find_duplicates", "Find duplicates",
                "Groups of near-duplicate photos in the library (or the chosen folder)", icon=Icon.SP_FileDialogListView),
     ActionSpec("settings", "Settings", "Model, device, number of results, thumbnail size",
@@ -68,7 +70,7 @@ PHOTO_MENU = (*PHOTO_ACTIONS, "-", *SELECTION_ACTIONS, "-", "export_results")
 TOOLBAR = ("open_image", "paste_image", "|search|", "update_index", "skipped_files", "find_duplicates", "settings")
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("choose_library", "open_image", "paste_image", "-", "settings", "-", "quit")),
-    ("&Library", ("update_index", "skipped_files", "find_duplicates")),
+    ("&Library", ("update_index", "skipped_files", "offline_photos", "find_duplicates")),
     ("&Search", ("back_to_browsing", "save_search", "export_results")),
     ("&Photo", (*PHOTO_ACTIONS, "-", *SELECTION_ACTIONS)),
     ("&Help", ("about",)),

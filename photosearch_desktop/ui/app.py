@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -22,7 +21,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
-from ..engine.library import DATA_DIR_ENV, app_dirs
+from ..engine.library import DATA_DIR_ENV, WithoutImageData, app_dirs, keep_private, log_file_handler
 from .errors import describe_error
 
 log = logging.getLogger("photosearch.ui")
@@ -42,16 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def setup_logging(log_dir: Path, verbose: bool) -> Path | None:
+    """Log to stderr and to a rotating, owner-only file in ``log_dir``; never image data."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.addFilter(WithoutImageData())
     root.addHandler(console)
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / "photosearch-desktop.log"
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        handler = log_file_handler(path)
     except OSError as exc:
         log.warning("no log file: %s", exc)
         return None
@@ -114,7 +114,8 @@ class _FirstPaint(QObject):
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     dirs = app_dirs(args.data_dir)
-    log_path = setup_logging(dirs.data / "logs", args.verbose)
+    log_path = setup_logging(dirs.logs, args.verbose)
+    keep_private(dirs)  # after the log is set up: it says what it tightened
 
     QApplication.setApplicationName("PhotoSearch")
     QApplication.setOrganizationName("PhotoSearch")

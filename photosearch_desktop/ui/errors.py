@@ -53,12 +53,14 @@ _WORDS = {
     Action.USE_INDEXED_WEIGHTS: "choose the weights file the library was indexed with in Settings",
     Action.CONNECT: "connect to the internet and try again (the weights download once)",
     Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.DOWNLOAD_WEIGHTS_AGAIN: "choose Download again to fetch a fresh copy",
     Action.UPDATE_APP: "update PhotoSearch",
     Action.CHOOSE_DEVICE: "choose another device in Settings",
     Action.FREE_DISK: "free some space, then choose Update index again; your photos are not affected",
     Action.CLOSE_OTHERS: "close every other PhotoSearch window and command, then try again",
     Action.WAIT: "wait for it to finish, then try again",
     Action.RESTART: "it starts again with the next search or index update",
+    Action.RECONNECT: "connect the drive or network share that holds the photos, then choose Update index",
 }
 
 

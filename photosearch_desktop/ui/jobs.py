@@ -12,7 +12,7 @@ from .latest import Ticket
 
 if TYPE_CHECKING:
     from ..engine.library import Library
-    from ..engine.records import IndexReport, SearchFilters, SearchQuery
+    from ..engine.records import IndexReport, OfflineFolder, SearchFilters, SearchQuery
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class OpenRequest:
     default_model: str | None = None
     device: str | None = None
     weights: Path | None = None
+    redownload_weights: bool = False  # the person asked for the model's weights to be fetched anew
+    # A folder with no index yet is first checked for a library that moved there (offered to
+    # the person); relink_from moves that library's index here before opening.
+    look_for_moved: bool = True
+    relink_from: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class LibraryInfo:
     skipped: int
     notices: tuple[str, ...] = ()  # told once, e.g. that a damaged catalog was replaced
     capture_dates: tuple[date, date] | None = None  # the first and last camera dates
+    offline: int = 0  # kept in the index while their files cannot be reached
+    offline_folders: tuple[OfflineFolder, ...] = ()
+    reachable: bool = True  # whether the photo folder itself is there
+    library_id: str = ""  # stays when the library moves: thumbnails are keyed by it
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class IndexJob:
     library: Library
     cancel: threading.Event = field(default_factory=threading.Event)
     batch_size: int = 16  # small batches: progress every few seconds, and a quick cancel
+    remove_missing: bool = False  # delete the photos not found instead of keeping them offline
 
 
 @dataclass(frozen=True)

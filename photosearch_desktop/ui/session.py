@@ -37,6 +37,7 @@ class LibrarySession(QObject):
 
     opened = Signal(object)  # LibraryInfo
     open_failed = Signal(object)  # UserMessage
+    moved_found = Signal(object)  # MovedLibrary: not opened; the window asks whether to use its index
     model_loading = Signal()
     model_ready = Signal()
     model_failed = Signal(object)
@@ -81,6 +82,7 @@ class LibrarySession(QObject):
         self._duplicates_requested.connect(self._dup_worker.run)
         self._engine.opened.connect(self._on_opened)
         self._engine.open_failed.connect(self.open_failed)
+        self._engine.moved_found.connect(self.moved_found)
         self._engine.model_loading.connect(self.model_loading)
         self._engine.model_ready.connect(self.model_ready)
         self._engine.model_failed.connect(self.model_failed)
@@ -116,11 +118,12 @@ class LibrarySession(QObject):
     def indexing(self) -> bool:
         return self._job is not None
 
-    def start_index(self) -> bool:
-        """Bring the index up to date in the background; False if a run is already going."""
+    def start_index(self, remove_missing: bool = False) -> bool:
+        """Bring the index up to date in the background; False if a run is already going.
+        ``remove_missing`` deletes the photos not found instead of keeping them offline."""
         if self.library is None or self._job is not None or self._closed:
             return False
-        self._job = IndexJob(self.library)
+        self._job = IndexJob(self.library, remove_missing=remove_missing)
         self._index_requested.emit(self._job)
         self.index_started.emit()
         return True

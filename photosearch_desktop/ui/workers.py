@@ -43,6 +43,7 @@ PROGRESS_INTERVAL_S = 0.1  # at most ten progress updates a second reach the GUI
 
 def library_info(lib: Library) -> LibraryInfo:
     counts = lib.counts()
+    offline = counts["offline"]
     return LibraryInfo(
         root=lib.root,
         model_name=lib.model_name,
@@ -56,12 +57,17 @@ def library_info(lib: Library) -> LibraryInfo:
         skipped=len(lib.skipped()),
         notices=tuple(lib.notices),
         capture_dates=(dates[0].date(), dates[1].date()) if (dates := lib.capture_date_range()) else None,
+        offline=offline,
+        offline_folders=tuple(lib.offline_folders()) if offline else (),
+        reachable=lib.reachable,
+        library_id=lib.library_id,
     )
 
 
 class EngineWorker(QObject):
     opened = Signal(object, object)  # Library, LibraryInfo
     open_failed = Signal(object)  # UserMessage
+    moved_found = Signal(object)  # MovedLibrary: the folder holds a library indexed elsewhere
     model_loading = Signal()
     model_ready = Signal()
     model_failed = Signal(object)  # UserMessage
@@ -75,8 +81,17 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def open_library(self, request: OpenRequest) -> None:
+        from ..engine.library import find_moved_library, relink_library
+
         try:
             load_engine_modules()
+            if request.relink_from is not None:
+                relink_library(request.relink_from, request.root, request.data_dir)
+            elif request.look_for_moved:
+                moved = find_moved_library(request.root, request.data_dir)
+                if moved is not None:
+                    self.moved_found.emit(moved)  # the person decides; the window opens it again
+                    return
             lib = self._open(request)
             info = library_info(lib)
         except Exception as exc:  # noqa: BLE001 - reported to the person in plain words
@@ -93,7 +108,8 @@ class EngineWorker(QObject):
         def make(model: str | None) -> Library:
             # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights, model_process=True)
+                           weights=request.weights, model_process=True,
+                           redownload_weights=request.redownload_weights)
 
         lib = make(request.model)
         if request.model is None and lib.indexed_model is None and request.default_model \
@@ -186,7 +202,8 @@ class IndexWorker(QObject):
 
         try:
             report = job.library.index(
-                progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size)
+                progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size),
+                remove_missing=job.remove_missing,
             )
             info = library_info(job.library)
         except Exception as exc:  # noqa: BLE001

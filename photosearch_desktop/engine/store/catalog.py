@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import posixpath
 import sqlite3
 import threading
 import time
@@ -25,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Action, CatalogDamaged, CatalogError, DiskFull, hint
-from ..records import BrowseOrder, KnownFile, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+from ..records import BrowseOrder, KnownFile, OfflineFolder, PhotoMeta, PhotoRecord, SearchFilters, SkippedFile
+from ..system.private_files import create_private_file, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,24 @@ MIGRATIONS: tuple[str, ...] = (
     f"""
     CREATE INDEX photos_browse ON photos({_BROWSE_DATE_SQL}, status, folder);
     """,
-    # v7: a pixel signature per photo (engine/media/signature.py), taken when it is embedded:
+    # v7: photos whose files vanished in bulk (a drive unplugged) are kept offline, with their
+    # status and vector, instead of deleted (engine/scan/missing.py). Every list of photos
+    # leaves them out, so the covering indexes lead with the flag after the status, and a
+    # partial index finds the (usually no) offline photos at once; the browse index holds the
+    # flag too, so browsing stays one read in order.
+    f"""
+    ALTER TABLE photos ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX photos_status_folder;
+    DROP INDEX photos_status_taken_at;
+    DROP INDEX photos_folder;
+    CREATE INDEX photos_status_folder ON photos(status, offline, folder, taken_at, taken_source);
+    CREATE INDEX photos_status_taken_at ON photos(status, offline, taken_at, taken_source);
+    CREATE INDEX photos_folder ON photos(folder, offline);
+    CREATE INDEX photos_offline ON photos(folder) WHERE offline = 1;
+    DROP INDEX photos_browse;
+    CREATE INDEX photos_browse ON photos({_BROWSE_DATE_SQL}, status, offline, folder);
+    """,
+    # v8: a pixel signature per photo (engine/media/signature.py), taken when it is embedded:
     # collapsed results and the duplicate finder tell copies from other shots without
     # decoding. A table of its own keeps the photos rows, which filters read, small. Photos
     # indexed before get theirs on the next index run, without being embedded again.
@@ -226,7 +245,9 @@ class Catalog:
         # is, and every write says the disk is full.
         self.frozen_by_full_disk = False
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only before SQLite opens it: its WAL, SHM and journal files take its mode.
+            private_dir(self.path.parent)
+            create_private_file(self.path)
         self._migrate()
 
     # -- connections -------------------------------------------------------------------------
@@ -432,8 +453,9 @@ class Catalog:
     # -- change detection ---------------------------------------------------------------------
 
     def known_files(self) -> dict[str, KnownFile]:
-        rows = self.conn.execute("SELECT rel_path, id, size, mtime_ns, fingerprint, status, error FROM photos")
-        return {path_from_db(r[0]): KnownFile(*r[1:]) for r in rows}
+        """Every photo, offline ones included (``KnownFile.offline``)."""
+        rows = self.conn.execute("SELECT rel_path, id, size, mtime_ns, fingerprint, status, error, offline FROM photos")
+        return {path_from_db(r[0]): KnownFile(r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in rows}
 
     def apply_changes(
         self,
@@ -443,26 +465,32 @@ class Catalog:
         deleted: Sequence[int],
         problems: Sequence[SkippedFile],
         retried: Sequence[int] = (),
+        offline: Sequence[int] = (),
+        online: Sequence[int] = (),
     ) -> None:
         """Record one scan's findings in one transaction.
 
         ``new``: (rel_path, size, mtime_ns, fingerprint); ``modified``: (id, size, mtime_ns,
         fingerprint); ``moved``: (id, new rel_path, mtime_ns); ``deleted``: ids; ``retried``:
-        ids of skipped photos to try again.
+        ids of skipped photos to try again; ``offline``: ids of photos kept while their files
+        cannot be reached; ``online``: ids of offline photos found again. Modified and moved
+        photos are online.
         """
         with self.transaction() as tx:
             tx.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in deleted])
             tx.executemany(
-                "UPDATE photos SET rel_path = ?, folder = ?, mtime_ns = ? WHERE id = ?",
+                "UPDATE photos SET rel_path = ?, folder = ?, mtime_ns = ?, offline = 0 WHERE id = ?",
                 [(path_to_db(p), path_to_db(folder_of(p)), m, i) for i, p, m in moved],
             )
             tx.executemany("DELETE FROM vectors WHERE photo_id = ?", [(m[0],) for m in modified])
             tx.executemany("DELETE FROM pixel_signatures WHERE photo_id = ?", [(m[0],) for m in modified])
             tx.executemany(
-                "UPDATE photos SET size = ?, mtime_ns = ?, fingerprint = ?, status = 'pending', error = NULL "
-                "WHERE id = ?",
+                "UPDATE photos SET size = ?, mtime_ns = ?, fingerprint = ?, status = 'pending', error = NULL, "
+                "offline = 0 WHERE id = ?",
                 [(s, m, f, i) for i, s, m, f in modified],
             )
+            tx.executemany("UPDATE photos SET offline = 1 WHERE id = ?", [(i,) for i in offline])
+            tx.executemany("UPDATE photos SET offline = 0 WHERE id = ?", [(i,) for i in online])
             tx.executemany("UPDATE photos SET status = 'pending', error = NULL WHERE id = ?", [(i,) for i in retried])
             tx.executemany(
                 "INSERT INTO photos(rel_path, folder, size, mtime_ns, fingerprint, status) "
@@ -474,12 +502,15 @@ class Catalog:
                 "INSERT OR REPLACE INTO scan_problems(rel_path, reason) VALUES (?, ?)",
                 [(path_to_db(p.rel_path), p.reason) for p in problems],
             )
-            if deleted or modified:
+            if deleted or modified or offline or online:  # the set of searchable vectors changed
                 self._bump_generation(tx)
             self._bump(tx, "revision")
 
     def pending(self) -> list[tuple[int, str]]:
-        rows = self.conn.execute("SELECT id, rel_path FROM photos WHERE status = 'pending' ORDER BY rel_path")
+        """Photos to embed; offline ones wait until their files are back."""
+        rows = self.conn.execute(
+            "SELECT id, rel_path FROM photos WHERE status = 'pending' AND offline = 0 ORDER BY rel_path"
+        )
         return [(r[0], path_from_db(r[1])) for r in rows]
 
     # -- results of embedding ----------------------------------------------------------------
@@ -538,10 +569,11 @@ class Catalog:
             self.set_meta(tx, last_indexed_at=now)
 
     def unsigned(self) -> list[tuple[int, str]]:
-        """Indexed photos without a pixel signature (indexed before signatures were kept)."""
+        """Indexed photos without a pixel signature (indexed before signatures were kept),
+        offline ones left for when their drive is back."""
         rows = self.conn.execute(
             "SELECT p.id, p.rel_path FROM photos p LEFT JOIN pixel_signatures s ON s.photo_id = p.id "
-            "WHERE p.status = 'indexed' AND s.photo_id IS NULL ORDER BY p.rel_path"
+            "WHERE p.status = 'indexed' AND p.offline = 0 AND s.photo_id IS NULL ORDER BY p.rel_path"
         )
         return [(r[0], path_from_db(r[1])) for r in rows]
 
@@ -586,8 +618,12 @@ class Catalog:
         return self._unpack(rows)
 
     def iter_vectors(self, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every vector, in id order, a chunk at a time (a million at once would be 2 GB)."""
-        cursor = self.conn.execute("SELECT photo_id, vec, crc FROM vectors ORDER BY photo_id")
+        """Every searchable vector (offline photos' are kept but left out), in id order, a
+        chunk at a time (a million at once would be 2 GB)."""
+        cursor = self.conn.execute(
+            "SELECT photo_id, vec, crc FROM vectors "
+            "WHERE photo_id NOT IN (SELECT id FROM photos WHERE offline = 1) ORDER BY photo_id"
+        )
         while rows := cursor.fetchmany(chunk):
             yield self._unpack(rows)
 
@@ -642,7 +678,7 @@ class Catalog:
         return _row_to_record(row) if row else None
 
     def filtered_ids(self, filters: SearchFilters) -> np.ndarray:
-        """Ids of indexed photos that pass the folder and date filters.
+        """Ids of indexed photos that pass the folder and date filters (offline ones never).
 
         Remembered per filter until the photos change: a person runs query after query under
         one filter, and at a million photos even an index seek is milliseconds.
@@ -666,7 +702,7 @@ class Catalog:
         # With a folder, the folder index (which also holds the dates) drives the query;
         # "+taken_at" keeps SQLite from choosing the date index and checking folders row by row.
         taken = "+taken_at" if folder else "taken_at"
-        where, params = ["status = 'indexed'"], []
+        where, params = ["status = 'indexed'", "offline = 0"], []
         date_clauses = []
         if filters.date_from is not None:
             date_clauses.append(f"{taken} >= ?")
@@ -713,7 +749,7 @@ class Catalog:
         folder = path_to_db(filters.folder.strip("/"))
         # Without a folder, "+status" keeps SQLite on the browse index (read in date order);
         # with one, the folder index finds the few photos and sorting them is cheap.
-        where = ["status IN ('indexed', 'pending')" if folder else "+status IN ('indexed', 'pending')"]
+        where = ["status IN ('indexed', 'pending')" if folder else "+status IN ('indexed', 'pending')", "offline = 0"]
         params: list[str | None] = []
         if folder:
             where.append("(folder = ? OR (folder >= ? AND folder < ?))")
@@ -736,7 +772,8 @@ class Catalog:
         for camera_only in (True, False):
             extra = " AND taken_source != 'file-mtime'" if camera_only else ""
             row = self.conn.execute(
-                f"SELECT MIN(taken_at), MAX(taken_at) FROM photos WHERE status = 'indexed' AND taken_at IS NOT NULL{extra}"
+                f"SELECT MIN(taken_at), MAX(taken_at) FROM photos WHERE status = 'indexed' AND offline = 0 "
+                f"AND taken_at IS NOT NULL{extra}"
             ).fetchone()
             if row[0] is not None:
                 return _dt_from_db(row[0]), _dt_from_db(row[1])  # type: ignore[return-value]
@@ -765,14 +802,14 @@ class Catalog:
         tail of a file, so a full comparison must confirm it).
         """
         rows = self.conn.execute(
-            "SELECT group_concat(id) FROM photos WHERE status = 'indexed' AND fingerprint IS NOT NULL "
+            "SELECT group_concat(id) FROM photos WHERE status = 'indexed' AND offline = 0 AND fingerprint IS NOT NULL "
             "GROUP BY fingerprint, size HAVING COUNT(*) > 1"
         )
         return [sorted(int(i) for i in r[0].split(",")) for r in rows]
 
     def folders(self) -> list[str]:
-        """Every folder holding photos, and their parents, sorted."""
-        names = {path_from_db(r[0]) for r in self.conn.execute("SELECT DISTINCT folder FROM photos")}
+        """Every folder holding photos that are not offline, and their parents, sorted."""
+        names = {path_from_db(r[0]) for r in self.conn.execute("SELECT DISTINCT folder FROM photos WHERE offline = 0")}
         out = set()
         for name in names:
             while name:
@@ -781,17 +818,35 @@ class Catalog:
         return sorted(out)
 
     def counts(self) -> dict[str, int]:
-        counts = {"indexed": 0, "pending": 0, "skipped": 0}
-        for status, n in self.conn.execute("SELECT status, COUNT(*) FROM photos GROUP BY status"):
-            counts[status] = n
+        """Photos by state: indexed, pending and skipped count those online; offline, the rest."""
+        counts = {"indexed": 0, "pending": 0, "skipped": 0, "offline": 0}
+        for status, offline, n in self.conn.execute("SELECT status, offline, COUNT(*) FROM photos GROUP BY 1, 2"):
+            counts["offline" if offline else status] += n
         return counts
+
+    def offline_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM photos WHERE offline = 1").fetchone()[0]
+
+    def offline_folders(self) -> list[OfflineFolder]:
+        """Offline photos by top-level folder, each named by the deepest folder holding all of
+        that group ("2019/Summer" when only it is gone); "" for photos of the library folder itself."""
+        groups: dict[str, list[tuple[str, int]]] = {}
+        for folder, n in self.conn.execute("SELECT folder, COUNT(*) FROM photos WHERE offline = 1 GROUP BY folder"):
+            name = path_from_db(folder)
+            groups.setdefault(name.partition("/")[0], []).append((name, n))
+        out = []
+        for members in groups.values():
+            names = [name for name, _ in members]
+            common = posixpath.commonpath(names) if all(names) else ""
+            out.append(OfflineFolder(common, sum(n for _, n in members)))
+        return sorted(out, key=lambda f: f.folder)
 
     def has_scan_problems(self) -> bool:
         return self.conn.execute("SELECT EXISTS(SELECT 1 FROM scan_problems)").fetchone()[0] == 1
 
     def skipped(self) -> list[SkippedFile]:
         rows = self.conn.execute(
-            "SELECT rel_path, error FROM photos WHERE status = 'skipped' "
+            "SELECT rel_path, error FROM photos WHERE status = 'skipped' AND offline = 0 "
             "UNION ALL SELECT rel_path, reason FROM scan_problems ORDER BY 1"
         )
         return [SkippedFile(path_from_db(r[0]), r[1] or "Unknown problem") for r in rows]
