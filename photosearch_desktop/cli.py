@@ -33,6 +33,7 @@ from .engine.library import (
     relink_library,
 )
 from .engine.records import (
+    COPY_TIER,
     KEEPER_RULE,
     DuplicateGroup,
     IndexReport,
@@ -146,17 +147,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
     p.add_argument(
         "--collapse", action=argparse.BooleanOptionalAction, default=None,
-        help="fold near-duplicates under the best-ranked of them, so -k counts distinct pictures "
-        "(default; JSON: 'folded' paths). --no-collapse lists every photo",
+        help="fold copies of a photo (resized, re-encoded, cropped, edited) under the best-ranked of them, "
+        "so -k counts distinct pictures; other shots of a scene stay (default; JSON: 'folded' paths). "
+        "--no-collapse lists every photo",
+    )
+    p.add_argument(
+        "--fold-similar", action=argparse.BooleanOptionalAction, default=None,
+        help="also fold similar shots (bursts): photos at the model's duplicate threshold or closer to a "
+        "better-ranked result (off by default)",
     )
     _redownload(p)
 
     p = sub.add_parser("saved", help="list the searches saved for this library")
     _common(p)
 
-    p = sub.add_parser("dupes", help="find groups of near-duplicate photos and suggest which to keep (changes nothing)")
+    p = sub.add_parser(
+        "dupes", help="find copies of the same photo and similar shots, and suggest which to keep (changes nothing)"
+    )
     _common(p)
-    p.add_argument("--threshold", type=_similarity, help="cosine similarity 0..1 (default: the model's calibrated value)")
+    p.add_argument(
+        "--threshold", type=_similarity,
+        help="cosine similarity 0..1 of similar shots (default: the model's calibrated value); copies are found "
+        "whatever it is",
+    )
     p.add_argument("--folder", default="", help="only this sub-folder of the library (and below)")
 
     p = sub.add_parser("eval", help="measure search quality against known groups of related photos")
@@ -310,6 +323,9 @@ def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
     )
     if report.rebuilt_for_model:
         print(f"The index was rebuilt for the model {report.rebuilt_for_model}.")
+    if report.signed:
+        print(f"Took the pixel signature of {report.signed} photos indexed by an earlier version (for telling "
+              "copies from other shots; not embedded again).")
     if report.returned:
         print(f"{report.returned} offline photos are back (nothing was embedded again for them).")
     if report.kept_unreadable:
@@ -400,7 +416,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     else:
         for i, r in enumerate(results, 1):
             date = r.photo.taken_at.date().isoformat() if r.photo.taken_at else "no date"
-            more = f"  (+{len(r.folded)} near-duplicates)" if r.folded else ""
+            what = "folded" if filters.fold_similar else ("copy" if len(r.folded) == 1 else "copies")
+            more = f"  (+{len(r.folded)} {what})" if r.folded else ""
             print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}{more}")
     return 0
 
@@ -446,6 +463,7 @@ def _filters(args: argparse.Namespace, base: SearchFilters) -> SearchFilters:
     given = {
         "folder": args.folder, "date_from": args.date_from, "date_to": args.date_to,
         "include_undated": args.include_undated, "min_score": args.min_score, "collapse_duplicates": args.collapse,
+        "fold_similar": args.fold_similar,
     }
     return replace(base, **{k: v for k, v in given.items() if v is not None})
 
@@ -479,7 +497,7 @@ def _term_words(t: QueryTerm) -> str:
 def _filters_json(f: SearchFilters) -> dict[str, Any]:
     return {"folder": f.folder, "from": f.date_from.date().isoformat() if f.date_from else None,
             "to": f.date_to.date().isoformat() if f.date_to else None, "include_undated": f.include_undated,
-            "min_score": f.min_score, "collapse": f.collapse_duplicates}
+            "min_score": f.min_score, "collapse": f.collapse_duplicates, "fold_similar": f.fold_similar}
 
 
 def _filter_words(f: SearchFilters) -> str:
@@ -498,14 +516,23 @@ def _photo_json(p: PhotoRecord, abs_path: str) -> dict[str, Any]:
         "height": p.height,
         "size": p.size,
         "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+        "format": p.format,
     }
 
 
 def _group_json(g: DuplicateGroup) -> dict[str, Any]:
     return {
         "keeper": _photo_json(g.keeper, g.keeper_path),
+        "keeper_reason": g.keeper_reason,
         "members": [
-            {**_photo_json(m.photo, m.abs_path), "similarity": round(m.similarity, 6), "label": m.label}
+            {
+                **_photo_json(m.photo, m.abs_path),
+                "similarity": round(m.similarity, 6),
+                "label": m.label,
+                "tier": m.tier,
+                "selected_by_default": m.selected_by_default,
+                "copy_of": (m.copy_of or g.keeper.rel_path) if m.tier == COPY_TIER else None,
+            }
             for m in g.members
         ],
     }
@@ -536,17 +563,26 @@ def cmd_dupes(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     if not groups:
-        print(f"No near-duplicates at similarity {threshold:.2f} or more.")
+        print(f"No copies, and no similar shots at similarity {threshold:.2f} or more.")
         return 0
-    extra = sum(len(g.members) for g in groups)
-    print(f"{len(groups)} groups of near-duplicates at similarity {threshold:.2f} or more: "
-          f"{extra} photos besides the suggested keepers.")
+    copies = sum(len(g.copies) for g in groups)
+    similar = sum(len(g.similar) for g in groups)
+    print(f"{len(groups)} groups: {copies} copies (the same picture: safe to remove while its keeper stays) "
+          f"and {similar} similar shots at similarity {threshold:.2f} or more (other pictures: never chosen for you).")
     print(KEEPER_RULE)
     for n, g in enumerate(groups, 1):
         print(f"\nGroup {n} ({len(g.members) + 1} photos)")
         print(f"  keep    {_photo_line(g.keeper)}")
-        for m in g.members:
-            print(f"  {m.similarity:6.3f}  {_photo_line(m.photo)}  [{m.label}]")
+        print(f"          why: {g.keeper_reason}")
+        if g.copies:
+            print("  copies:")
+            for m in g.copies:
+                of = f" of {m.copy_of}" if m.copy_of else ""
+                print(f"  {m.similarity:6.3f}  {_photo_line(m.photo)}  [{m.label}{of}]")
+        if g.similar:
+            print("  similar shots (other pictures):")
+            for m in g.similar:
+                print(f"  {m.similarity:6.3f}  {_photo_line(m.photo)}  [{m.label}]")
     return 0
 
 
@@ -709,7 +745,6 @@ _CLI_WORDS = {
     Action.FREE_DISK: "free some space, then run the command again",
     Action.CLOSE_OTHERS: "close every other PhotoSearch window and command, then try again",
     Action.WAIT: "wait for it to finish, then try again",
-    Action.RAISE_THRESHOLD: "raise --threshold",
     Action.RESTART: "run the command again",
     Action.USE_TORCH: "run the model with torch (--runtime torch)",
     Action.RECONNECT: "connect the drive or network share that holds the photos, then run 'photosearch index'",

@@ -1,40 +1,44 @@
-"""Near-duplicate detection: quality on Copydays-style copies, and speed at 100,000 photos.
+"""Duplicates: copies told from other shots, their quality, and their speed.
 
 quality: every photo of a folder (default ../shared/data/library-dev/photos) gets 12 copies,
 as in INRIA Copydays: resized to 50% and 25%, JPEG quality 75/50/30, 10% and 25% of the
 area cropped away (centred), brightness x1.3, contrast x0.7, rotated 5 degrees, a caption
 written over it, mirrored. Originals, copies and unrelated distractors (default
-../shared/data/ukbench-dev/images) go into one temporary library, indexed with
-efficientnet-lite2, and the duplicate finder runs at the model's default threshold.
+../shared/data/ukbench-dev/images: 4 views of each object, which are *other shots*) go into
+one temporary library, indexed with efficientnet-lite2, and the duplicate finder runs at the
+model's default threshold, as `photosearch dupes` does.
 
-- pairs: (original, copy) and (copy, copy) of one original are the true pairs; a predicted
-  pair is two photos in the same group. Precision and recall are given for the "mild" copies
-  (resize, JPEG >= 50, crop 10%, brightness; targets P >= 0.99, R >= 0.95), for all copies,
-  and per transform (originals + that transform's copies + distractors).
-- neutral pairs count neither way: photos marked as one dup_group in the folder's
-  manifest.csv (real near-duplicates already in library-dev: a stereo pair, a colour-filtered
-  crop) with their copies, the pairs of SAME_SCENE (two shots of one scene, named in
-  library-dev's SOURCE.md but not in its manifest), and two views of one UKBench object
-  ("similar shots"; how many of those get grouped is reported).
-- labels: share of grouped copy pairs (member vs keeper) labelled "same photo" or "identical
-  file", and of grouped UKBench pairs labelled "similar shot" (targets >= 0.9 each); and the
-  same for every (original, copy) pair and every UKBench same-object pair with the label
-  function forced on them, grouped or not.
-- calibration: precision and recall over a sweep of thresholds; the calibrated threshold is
-  the one with the best recall (mild copies, then all copies) while precision (all copies)
-  stays >= 0.99; among equals, the highest (the widest precision margin).
+- copy pairs: two photos in the *copy* tier of one group (the keeper and its copies, or a
+  similar shot and its copies). (original, copy) and (copy, copy) of one original are the
+  true pairs. Precision and recall for the "mild" copies (resize, JPEG >= 50, crop 10%,
+  brightness; targets P >= 0.99, R >= 0.95), all copies, and per transform. Pairs of photos
+  that library-dev's manifest marks as one dup_group (a stereo pair, a colour-filtered crop)
+  and SAME_SCENE count neither way.
+- UKBench same-object pairs (other views: different shots): how many land in the copy tier
+  (target 0) and how many in the similar tier.
+- forced: the signature comparison forced on every (original, copy) and every UKBench
+  same-object pair, from the signatures the catalog stores (what the finder reads).
+- folding: default collapsed search (copies only, k=5) from each original's vector: the
+  share of its copies folded under a result of the same picture, per transform.
+- seconds: the finder on this library (~1,500 photos), in a fresh process.
 
-scale: a synthetic catalog of N random unit vectors with 1% of them given 1-3 planted
-near-duplicates (cosine ~0.95); the finder (pairs + groups) runs in a fresh process, whose wall
-time and peak RSS are reported. There are no files, so no pixel is compared; with
-``--realistic`` the catalog is scripts/bench_search.py's (realistic vectors, CLIP threshold)
-instead, and the count of pairs the pixel check would consider is reported too (each one
-costs a decode or two and a comparison; perceptual hashes rule most of them out first).
+collapse: ../shared/data/ukbench-dev indexed with efficientnet-lite2; from every photo, the
+search `photosearch search LIB --image PHOTO -k 5` makes (collapsed by default; the photo
+itself left out of the results), from the photo's stored vector; on every 10th photo the
+image query itself is run too, and whether it gives the same results is reported. N-S: the
+query is its own first match, then its results; of these first 4, how many show its object
+(target: default >= 3.85); with --no-collapse and --fold-similar for comparison.
 
-    python scripts/bench_dupes.py                      # quality and scale
-    python scripts/bench_dupes.py quality --photos DIR --distractors DIR
-    python scripts/bench_dupes.py scale --photos 100000 --dim 512
-    python scripts/bench_dupes.py scale --photos 100000 --realistic
+speed: a library of N real files (default 100,000): 90% generated distinct pictures (smooth
+colour fields with shapes, of a few sizes and aspect ratios), 10% copies of some of them made
+by the transforms above; indexed with the tiny random-weight CLIP (tests/tinyclip.py). Then,
+in a fresh process: the duplicate finder (wall time, peak RSS, copies found), and the latency
+of a search (k=60 and k=5) collapsed and not, over the same queries.
+
+    python scripts/bench_dupes.py quality
+    python scripts/bench_dupes.py collapse
+    python scripts/bench_dupes.py speed --photos 1000
+    python scripts/bench_dupes.py speed --photos 100000
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from multiprocessing import Pool
 from pathlib import Path
 
 import benchutil
@@ -124,7 +129,8 @@ class Truth:
         self.linked: set[frozenset[str]] = set()  # families that are known duplicates of each other
 
     def kind(self, x: str, y: str) -> str:
-        """'copy' (a true pair), 'neutral', or 'other'."""
+        """'copy' (a true pair), 'neutral' (known duplicates in the photo folder), 'view' (two
+        views of one UKBench object) or 'other'."""
         fx, fy = self.family.get(x), self.family.get(y)
         if fx is not None and fx == fy:
             return "copy"
@@ -132,7 +138,7 @@ class Truth:
             return "neutral"
         ux, uy = self.ukbench.get(x), self.ukbench.get(y)
         if ux is not None and ux == uy:
-            return "neutral"
+            return "view"  # another view of one object: a similar shot, never a copy
         return "other"
 
 
@@ -188,12 +194,22 @@ def make_library(photos: Path, distractors: Path | None, root: Path) -> Truth:
 # -- measuring ---------------------------------------------------------------------------------
 
 
-def predicted_pairs(groups: list) -> set[frozenset[str]]:  # type: ignore[type-arg]
-    out = set()
+def tier_pairs(groups: list) -> tuple[set[frozenset[str]], set[frozenset[str]]]:  # type: ignore[type-arg]
+    """(pairs in the copy tier, pairs in the similar tier) of the groups: photos of one
+    picture (the keeper and its copies; a similar shot and its copies) are copy pairs, any
+    other two photos of a group similar pairs."""
+    copy_pairs: set[frozenset[str]] = set()
+    similar_pairs: set[frozenset[str]] = set()
     for g in groups:
-        paths = [p.rel_path for p in g.photos]
-        out |= {frozenset(p) for p in itertools.combinations(paths, 2)}
-    return out
+        pictures: dict[str, list[str]] = defaultdict(list)
+        pictures[g.keeper.rel_path].append(g.keeper.rel_path)
+        for m in g.members:
+            head = (m.copy_of or g.keeper.rel_path) if m.tier == "copy" else m.photo.rel_path
+            pictures[head].append(m.photo.rel_path)
+        inside = {frozenset(p) for same in pictures.values() for p in itertools.combinations(same, 2)}
+        copy_pairs |= inside
+        similar_pairs |= {frozenset(p) for p in itertools.combinations([p.rel_path for p in g.photos], 2)} - inside
+    return copy_pairs, similar_pairs
 
 
 def pair_scores(truth: Truth, predicted: set[frozenset[str]], transforms: set[str]) -> dict[str, float | int]:
@@ -204,80 +220,96 @@ def pair_scores(truth: Truth, predicted: set[frozenset[str]], transforms: set[st
         if p in truth.family:
             families[truth.family[p]].append(p)
     positives = sum(len(m) * (len(m) - 1) // 2 for m in families.values())
-    tp = fp = neutral = 0
+    tp = fp = 0
     for pair in predicted:
         x, y = tuple(pair)
         if x not in keep or y not in keep:
             continue
         kind = truth.kind(x, y)
         tp += kind == "copy"
-        fp += kind == "other"
-        neutral += kind == "neutral"
+        fp += kind == "other" or kind == "view"
     return {
         "pairs": positives,
         "precision": tp / (tp + fp) if tp + fp else 1.0,
         "recall": tp / positives if positives else 1.0,
         "false_pairs": fp,
-        "neutral_grouped": neutral,
     }
 
 
-def grouped_labels(truth: Truth, groups: list) -> tuple[dict[str, list[bool]], list[bool]]:  # type: ignore[type-arg]
-    """Per transform: is each grouped copy labelled same photo / identical? And each grouped
-    UKBench same-object member labelled similar shot?"""
-    from photosearch_desktop.engine.records import IDENTICAL, SAME_PHOTO, SIMILAR_SHOT
+def forced_copies(truth: Truth, lib) -> tuple[dict[str, list[bool]], list[bool]]:  # type: ignore[no-untyped-def]
+    """The signature comparison on every (original, copy) and UKBench same-object pair, from
+    the signatures stored in the catalog (nothing decoded)."""
+    from photosearch_desktop.engine.media.signature import copy_margins
 
-    copies: dict[str, list[bool]] = defaultdict(list)
-    views: list[bool] = []
-    for g in groups:
-        k = g.keeper.rel_path
-        for m in g.members:
-            kind = truth.kind(k, m.photo.rel_path)
-            if kind == "copy":
-                # The pair's transform: the copy's, or the keeper's when the member is the original.
-                t = truth.transform[m.photo.rel_path]
-                copies[t if t != "original" else truth.transform[k]].append(m.label in (SAME_PHOTO, IDENTICAL))
-            elif k in truth.ukbench and truth.kind(k, m.photo.rel_path) == "neutral":
-                views.append(m.label == SIMILAR_SHOT)
-    return copies, views
-
-
-def forced_labels(truth: Truth, root: Path) -> tuple[dict[str, list[bool]], list[bool], float]:
-    """The pixel check on every (original, copy) and every UKBench same-object pair."""
-    from photosearch_desktop.engine.duplicates.image_match import is_same_picture, load_thumb
-
-    thumbs: dict[str, object] = {}
-
-    def thumb(rel: str):  # type: ignore[no-untyped-def]
-        if rel not in thumbs:
-            thumbs[rel] = load_thumb(root / rel)
-        return thumbs[rel]
-
-    started = time.perf_counter()
-    compared = 0
+    catalog = catalog_of(lib)
+    paths = sorted(set(truth.transform) | set(truth.ukbench))
+    photos = {p: catalog.photo_by_path(p) for p in paths}
+    ids = [photos[p].id for p in paths if photos[p] is not None]
+    blobs = catalog.signatures(ids)
+    pos = {p: k for k, p in enumerate(p for p in paths if photos[p] is not None)}
+    sigs = [blobs.get(photos[p].id) for p in pos]
+    sizes = [(photos[p].width, photos[p].height) for p in pos]
     originals = {truth.family[p]: p for p, t in truth.transform.items() if t == "original"}
-    copies: dict[str, list[bool]] = defaultdict(list)
+    pairs, kinds = [], []
     for p, t in truth.transform.items():
-        if t != "original":
-            copies[t].append(is_same_picture(thumb(originals[truth.family[p]]), thumb(p)))
-            compared += 1
+        if t != "original" and p in pos and originals[truth.family[p]] in pos:
+            pairs.append((pos[originals[truth.family[p]]], pos[p]))
+            kinds.append(t)
     objects: dict[str, list[str]] = defaultdict(list)
     for p, obj in truth.ukbench.items():
-        objects[obj].append(p)
-    views = []
-    for members in objects.values():
-        for x, y in itertools.combinations(sorted(members), 2):
-            views.append(not is_same_picture(thumb(x), thumb(y)))
-            compared += 1
-    return copies, views, (time.perf_counter() - started) / max(1, compared)
+        if p in pos:
+            objects[obj].append(p)
+    views = [(pos[x], pos[y]) for members in objects.values() for x, y in itertools.combinations(sorted(members), 2)]
+    every = np.array(pairs + views, dtype=np.int64).reshape(-1, 2)
+    same = copy_margins(sigs, sizes, every[:, 0], every[:, 1]) >= 0
+    copies: dict[str, list[bool]] = defaultdict(list)
+    for t, flag in zip(kinds, same[: len(pairs)].tolist(), strict=True):
+        copies[t].append(flag)
+    return copies, same[len(pairs) :].tolist()
+
+
+def folding(truth: Truth, lib) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """Default collapsed search (k=5) from each original's stored vector: per transform, how
+    many of its copies fold under a result of the same picture, show as results of their
+    own, or are not among the results at all."""
+    from photosearch_desktop.engine.records import SearchFilters
+
+    catalog = catalog_of(lib)
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    copies_of: dict[str, list[str]] = defaultdict(list)
+    for p, t in truth.transform.items():
+        if t != "original":
+            copies_of[truth.family[p]].append(p)
+    for p, t in truth.transform.items():
+        if t != "original":
+            continue
+        photo = catalog.photo_by_path(p)
+        _, vec = catalog.vectors([photo.id])
+        results = lib.search_vector(vec[0].astype(np.float32), 5, SearchFilters(collapse_duplicates=True))
+        shown = {r.photo.rel_path for r in results}
+        folded = {f.photo.rel_path for r in results if truth.family.get(r.photo.rel_path) == truth.family[p]
+                  for f in r.folded}
+        for c in copies_of[truth.family[p]]:
+            kind = "folded" if c in folded else "shown" if c in shown else "not_in_results"
+            out[truth.transform[c]][kind] += 1
+    return {t: dict(c) for t, c in out.items()}
 
 
 def share(flags: list[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def finder_seconds(root: Path, data_dir: Path, model: str, weights: str = "") -> dict:  # type: ignore[type-arg]
+    """The duplicate finder as `photosearch dupes` runs it, in a fresh process (its wall time
+    and peak RSS alone)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "_finder", str(root), str(data_dir), model, weights],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def quality(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
-    from photosearch_desktop.engine.duplicates.finder import build_graph, group_duplicates, verify_labels
     from photosearch_desktop.engine.library import Library
 
     work = Path(args.work) if args.work else WORK / "dupes-quality"
@@ -289,109 +321,192 @@ def quality(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignor
     report = lib.index()
     index_s = time.perf_counter() - t0
     threshold = args.threshold if args.threshold is not None else lib.spec.dup_threshold
-
-    # One graph at the sweep's floor serves every threshold.
-    floor = min(threshold, min(args.sweep)) if args.sweep else threshold
-    t0 = time.perf_counter()
-    graph = build_graph(catalog_of(lib), lib.root, floor)
-    graph_s = time.perf_counter() - t0
-    sweep = []
-    for t in sorted(set(args.sweep or [])):
-        predicted = predicted_pairs(group_duplicates(graph, catalog_of(lib), t))
-        mild, every = pair_scores(truth, predicted, MILD), pair_scores(truth, predicted, set(TRANSFORMS))
-        sweep.append({"threshold": t, "mild_precision": mild["precision"], "mild_recall": mild["recall"],
-                      "all_precision": every["precision"], "all_recall": every["recall"]})
-    ok = [s for s in sweep if s["all_precision"] >= 0.99]
-    # Best recall; among equals the highest threshold (the widest precision margin).
-    best = max(ok, key=lambda s: (s["mild_recall"], s["all_recall"], s["all_precision"], s["threshold"])) if ok else None
-    calibrated = best["threshold"] if best else None
-
-    t0 = time.perf_counter()
-    groups = verify_labels(group_duplicates(graph, catalog_of(lib), threshold))
-    group_s = time.perf_counter() - t0
-    predicted = predicted_pairs(groups)
-    grouped_copy_labels, grouped_view_labels = grouped_labels(truth, groups)
-    forced_copy, forced_views, compare_s = forced_labels(truth, root)
+    groups = lib.find_duplicates(threshold)
+    copy_pairs, similar_pairs = tier_pairs(groups)
+    forced_copy, forced_views = forced_copies(truth, lib)
+    folds = folding(truth, lib)
     lib.close()
+    timing = finder_seconds(root, work / "data", MODEL)
 
     rows = []
     for name, subset in [("mild (all mild copies)", MILD), ("all copies", set(TRANSFORMS))] + [
         (t, {t}) for t in TRANSFORMS
     ]:
-        scores = pair_scores(truth, predicted, subset)
-        grouped = [flag for t in subset for flag in grouped_copy_labels.get(t, [])]
+        scores = pair_scores(truth, copy_pairs, subset)
         forced = [flag for t in subset for flag in forced_copy.get(t, [])]
+        fold = Counter[str]()
+        for t in subset:
+            fold.update(folds.get(t, {}))
         rows.append({
             "set": name,
             "mild": name.startswith("mild") or (name in MILD),
             "true_pairs": scores["pairs"],
-            "precision": scores["precision"],
-            "recall": scores["recall"],
-            "false_pairs": scores["false_pairs"],
-            "same_photo_label_grouped": share(grouped),
-            "same_photo_label_forced": share(forced),
+            "copy_precision": scores["precision"],
+            "copy_recall": scores["recall"],
+            "false_copy_pairs": scores["false_pairs"],
+            "signature_says_copy": share(forced),
+            "folded_in_search": fold["folded"] / max(1, fold["folded"] + fold["shown"]),
+            "shown_in_search": fold["shown"],
+            "not_in_results": fold["not_in_results"],
         })
-    ukbench_pairs = len(forced_views)
+    views = {frozenset(p) for p in itertools.combinations(sorted(truth.ukbench), 2)
+             if truth.kind(*p) == "view"}
     extra = {
         "model": MODEL,
         "threshold": threshold,
-        "calibrated_threshold": calibrated,
-        "calibration": "best recall (mild, then all) with all-copies precision >= 0.99; among equals the highest",
-        "sweep": sweep,
-        "targets": {"mild_precision": 0.99, "mild_recall": 0.95, "same_photo_label": 0.9, "similar_shot_label": 0.9},
+        "targets": {"mild_copy_precision": 0.99, "mild_copy_recall": 0.95, "ukbench_pairs_in_copy_tier": 0},
         "library": {"photos": report.embedded + report.unchanged, "originals": sum(t == "original" for t in truth.transform.values()),
                     "copies": sum(t != "original" for t in truth.transform.values()), "distractors": len(truth.ukbench),
-                    "skipped": report.skipped},
-        "confirmed_copies": len(graph.copies),
+                    "skipped": report.skipped, "embedded_now": report.embedded,
+                    "signed_now": report.signed},
         "groups": len(groups),
-        "grouped_photos": sum(len(g.photos) for g in groups),
-        "neutral_pairs_grouped": pair_scores(truth, predicted, set(TRANSFORMS))["neutral_grouped"],
-        "ukbench_same_object_pairs": ukbench_pairs,
-        "ukbench_pairs_grouped": len(grouped_view_labels),
-        "similar_shot_label_grouped": share(grouped_view_labels),
-        "similar_shot_label_forced": share(forced_views),
-        "seconds": {"index": index_s, "pairs": graph_s, "group_and_label": group_s, "pixel_check_per_pair": compare_s},
+        "copies_in_groups": sum(len(g.copies) for g in groups),
+        "similar_in_groups": sum(len(g.similar) for g in groups),
+        "ukbench_same_object_pairs": len(views),
+        "ukbench_pairs_in_copy_tier": len(views & copy_pairs),
+        "ukbench_pairs_in_similar_tier": len(views & similar_pairs),
+        "ukbench_pairs_signature_says_copy": sum(forced_views),
+        "known_duplicate_pairs_in_copy_tier": sum(truth.kind(*tuple(p)) == "neutral" for p in copy_pairs),
+        "seconds": {"index": index_s, **timing},
     }
     return rows, extra
 
 
-# -- scale -------------------------------------------------------------------------------------
+# -- collapse on UKBench ---------------------------------------------------------------------
 
 
-def build_synthetic(n: int, dim: int) -> tuple[Path, Path, int]:
-    """A catalog of ``n`` photos without files; 1% get 1-3 planted near-duplicates."""
+def collapse(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
     from photosearch_desktop.engine.library import Library
-    from photosearch_desktop.engine.records import PhotoMeta
+    from photosearch_desktop.engine.records import SearchFilters
 
-    root, data_dir = WORK / f"dupes-lib-{n}", WORK / f"dupes-data-{n}-{dim}"
-    stamp = data_dir / ".built"
-    if stamp.exists():
-        return root, data_dir, int(stamp.read_text())
-    shutil.rmtree(data_dir, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    lib = Library(root, data_dir=data_dir, model=MODEL)
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    planted = 0
-    for i in rng.choice(n // 2, size=n // 100, replace=False):  # sources in the first half
-        for _ in range(int(rng.integers(1, 4))):
-            j = int(rng.integers(n // 2, n))
-            noise = rng.standard_normal(dim).astype(np.float32)
-            # cosine ~0.95 to the source: noise at a third of the source's length
-            vectors[j] = vectors[i] / np.linalg.norm(vectors[i]) + 0.33 * noise / np.linalg.norm(noise)
-            planted += 1
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    catalog_of(lib).apply_changes([(f"{i // 1000:03d}/IMG_{i:06d}.jpg", 1_000_000 + i, 1, None) for i in range(n)], [], [], [], [])
-    catalog_of(lib).set_model(MODEL, "synthetic", dim)
-    pending = catalog_of(lib).pending()
-    for start in range(0, n, 10_000):
-        chunk = pending[start : start + 10_000]
-        catalog_of(lib).store_batch(
-            [(pid, vectors[int(rel[8:14])], PhotoMeta(4000, 3000), None) for pid, rel in chunk], []
-        )
+    images = Path(args.ukbench)
+    with open(images.parent / "groups.csv", newline="") as fh:
+        group = {row["filename"]: row["group_id"] for row in csv.DictReader(fh)}
+    lib = Library(images, data_dir=WORK / "ukbench-collapse-data", model=MODEL)
+    lib.index()
+    catalog = catalog_of(lib)
+    settings = {
+        "default (copies fold)": SearchFilters(collapse_duplicates=True),
+        "--fold-similar": SearchFilters(collapse_duplicates=True, fold_similar=True),
+        "--no-collapse": SearchFilters(),
+    }
+    found: dict[str, list[int]] = defaultdict(list)
+    folded: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    same_as_cli = 0
+    queries = sorted(p for p in images.iterdir() if p.name in group)
+    for n, path in enumerate(queries):
+        photo = catalog.photo_by_path(path.name)
+        for name, filters in settings.items():
+            t0 = time.perf_counter()
+            # The photo's stored vector; the photo itself is left out of the results, as
+            # `photosearch search --image PHOTO` leaves it out.
+            results = lib.search_photo(photo.id, 5, filters)
+            seconds[name] += time.perf_counter() - t0
+            # N-S: the query is its own first match (score 1), then the results.
+            ranking = [path.name] + [r.photo.rel_path for r in results]
+            found[name].append(sum(group.get(p) == group[path.name] for p in ranking[:4]))
+            folded[name] += sum(len(r.folded) for r in results)
+            if name == "default (copies fold)" and n % 10 == 0:  # the command line's way, on every 10th photo
+                cli = lib.search_image(path, 5, filters)
+                same_as_cli += [r.photo.rel_path for r in cli] == [r.photo.rel_path for r in results]
     lib.close()
-    stamp.write_text(str(planted))
-    return root, data_dir, planted
+    rows = [{"search -k 5": name, "queries": len(hits), "ns_score": sum(hits) / len(hits), "results_folded": folded[name],
+             "ms_per_query": 1000 * seconds[name] / len(hits)} for name, hits in found.items()]
+    return rows, {"model": MODEL, "photos": len(queries), "target_default_ns": 3.85,
+                  "image_queries_checked": len(queries[::10]), "image_queries_with_the_same_results": same_as_cli}
+
+
+# -- speed on real files -----------------------------------------------------------------------
+
+SIZES = ((192, 144), (144, 192), (176, 176), (224, 126))  # pixel sizes of generated originals
+
+
+def _picture(seed: int) -> Image.Image:
+    """A distinct generated picture: a smooth colour field, fine texture and a few shapes."""
+    rng = np.random.default_rng(seed)
+    w, h = SIZES[seed % len(SIZES)]
+    field = Image.fromarray(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8), "RGB").resize((w, h), Image.Resampling.BICUBIC)
+    grain = rng.normal(0, 12, (h, w, 1))
+    im = Image.fromarray(np.clip(np.asarray(field, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(im)
+    for _ in range(4):
+        x0, y0 = int(rng.integers(0, w - 20)), int(rng.integers(0, h - 20))
+        box = (x0, y0, x0 + int(rng.integers(15, 70)), y0 + int(rng.integers(15, 60)))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=colour)
+    return im
+
+
+def _write_files(job: tuple[str, int, int, int]) -> list[tuple[str, str, str]]:
+    """Originals seeds [start, stop) under ``root``; every ``every``-th gets one copy made by
+    the next transform. Returns (copy, its original, transform) rows."""
+    root, start, stop, every = job
+    names = list(TRANSFORMS)
+    rows = []
+    for seed in range(start, stop):
+        rel = f"{seed // 1000:03d}/IMG_{seed:06d}.jpg"
+        path = Path(root) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        im = _picture(seed)
+        im.save(path, "JPEG", quality=90)
+        if seed % every == 0:
+            name = names[(seed // every) % len(names)]
+            fn, q, _ = TRANSFORMS[name]
+            copy = f"copies/{seed // 1000:03d}/IMG_{seed:06d}_{name}.jpg"
+            (Path(root) / copy).parent.mkdir(parents=True, exist_ok=True)
+            fn(im).save(Path(root) / copy, "JPEG", quality=q)
+            rows.append((copy, rel, name))
+    return rows
+
+
+def generate(n: int, root: Path) -> list[tuple[str, str, str]]:
+    """N files: n - n // 10 originals and n // 10 copies (cached under ``root``)."""
+    truth = root / "truth.json"
+    if truth.exists():
+        return [tuple(r) for r in json.loads(truth.read_text())]  # type: ignore[misc]
+    shutil.rmtree(root, ignore_errors=True)
+    originals = n - n // 10
+    every = max(1, originals // (n // 10)) if n >= 10 else originals + 1
+    chunks = [(str(root), s, min(originals, s + 1000), every) for s in range(0, originals, 1000)]
+    with Pool(os.cpu_count() or 1) as pool:
+        rows = [r for part in pool.map(_write_files, chunks) for r in part][: n // 10]
+    # Copies beyond n // 10 (rounding) are removed, so the library holds exactly n files.
+    keep = {r[0] for r in rows}
+    for extra in (root / "copies").rglob("*.jpg"):
+        if extra.relative_to(root).as_posix() not in keep:
+            extra.unlink()
+    truth.write_text(json.dumps(rows))
+    return rows
+
+
+def speed(args: argparse.Namespace) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
+    from tinyclip import make_tiny_clip
+
+    from photosearch_desktop.engine.library import Library
+
+    n = int(args.photos)
+    root, data_dir = WORK / f"dupes-files-{n}", WORK / f"dupes-files-data-{n}"
+    t0 = time.perf_counter()
+    truth = generate(n, root)
+    generate_s = time.perf_counter() - t0
+    _, weights, config = make_tiny_clip(WORK / "tiny-clip")
+    model = f"clip:{config}"
+    lib = Library(root, data_dir=data_dir, model=model, weights=weights)
+    t0 = time.perf_counter()
+    report = lib.index()
+    index_s = time.perf_counter() - t0
+    lib.close()
+    (WORK / f"dupes-files-{n}.truth").write_text(json.dumps(truth))
+    result = finder_seconds(root, data_dir, model, str(weights))
+    files = sum(1 for p in root.rglob("*.jpg"))
+    row = {"photos": files, "copies_made": len(truth), **{k: v for k, v in result.items() if k != "search"}}
+    extra = {"targets": {"seconds_1000": 3, "seconds_100000": 90, "peak_rss_mb": 1024},
+             "model": "tiny random-weight CLIP (tests/tinyclip.py): vectors prove nothing, the pipeline is real",
+             "seconds": {"generate": generate_s, "index": index_s},
+             "index_report": {"embedded": report.embedded, "skipped": report.skipped, "unchanged": report.unchanged},
+             "search_ms": result.get("search")}
+    return [row], extra
 
 
 def peak_rss_mb() -> float:
@@ -406,80 +521,71 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def scale_worker(root: str, data_dir: str, threshold: float) -> None:
-    """Runs in a fresh process, so that its peak RSS is the finder's alone."""
-    from photosearch_desktop.engine.duplicates.finder import build_graph, group_duplicates
+def finder_worker(root: str, data_dir: str, model: str, weights: str) -> None:
+    """Runs in a fresh process: the finder (as `photosearch dupes`), then search latency."""
     from photosearch_desktop.engine.library import Library
+    from photosearch_desktop.engine.records import SearchFilters
 
-    lib = Library(root, data_dir=data_dir, model=MODEL)
+    lib = Library(root, data_dir=data_dir, model=model, weights=weights or None)
     base_rss = peak_rss_mb()
     t0 = time.perf_counter()
-    graph = build_graph(catalog_of(lib), lib.root, threshold)
-    pairs_s = time.perf_counter() - t0
-    groups = group_duplicates(graph, catalog_of(lib), threshold)
-    total_s = time.perf_counter() - t0
-    print(json.dumps({
-        "seconds": total_s, "pairs_seconds": pairs_s, "groups": len(groups),
-        "grouped_photos": sum(len(g.photos) for g in groups), "pairs": len(graph.a),
-        "pixel_check_candidates": graph.copy_candidates, "pixel_check_compared": graph.copy_comparisons,
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": base_rss,
-    }))
-
-
-def scale(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
-    from photosearch_desktop.engine.models.registry import get_spec
-
-    if args.realistic:
-        import bench_search
-
-        from photosearch_desktop.engine.models.clip import file_sha256
-
-        weights = bench_search.vit_b32_checkpoint()
-        bench_search.build_catalog(args.photos, f"open_clip/ViT-B-32/sha256:{file_sha256(weights)[:16]}")
-        root, data_dir = bench_search.paths(args.photos)
-        threshold = args.threshold if args.threshold is not None else get_spec("clip-vit-b-32").dup_threshold
-        planted = 0
-    else:
-        threshold = args.threshold if args.threshold is not None else get_spec(MODEL).dup_threshold
-        root, data_dir, planted = build_synthetic(args.photos, args.dim)
-    out = subprocess.run(
-        [sys.executable, __file__, "_scale-worker", str(root), str(data_dir), str(threshold)],
-        check=True, capture_output=True, text=True,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    vectors = "realistic (scripts/realistic_vectors.py)" if args.realistic else "random, with planted duplicates"
-    return {"photos": args.photos, "vectors": vectors, "threshold": threshold, "planted_duplicates": planted, **result}
+    groups = lib.find_duplicates()
+    seconds = time.perf_counter() - t0
+    finder_rss = peak_rss_mb()
+    out: dict = {  # type: ignore[type-arg]
+        "seconds": seconds, "groups": len(groups), "copies": sum(len(g.copies) for g in groups),
+        "similar": sum(len(g.similar) for g in groups), "peak_rss_mb": finder_rss, "rss_before_mb": base_rss,
+    }
+    truth_file = Path(str(Path(root)) + ".truth")
+    if Path(root).name.startswith("dupes-files-") and truth_file.exists():
+        truth = json.loads(truth_file.read_text())
+        copy_pairs, _ = tier_pairs(groups)
+        found = sum(frozenset((c, o)) in copy_pairs for c, o, _ in truth)
+        out["planted_copies_found"] = found / max(1, len(truth))
+        out["copy_pairs_reported"] = len(copy_pairs)
+        catalog = catalog_of(lib)
+        ids = catalog.filtered_ids(SearchFilters())
+        rng = np.random.default_rng(0)
+        _, queries = catalog.vectors(rng.choice(ids, size=min(50, len(ids)), replace=False).tolist())
+        search = {}
+        for k in (60, 5):
+            for name, filters in (("plain", SearchFilters()), ("collapsed", SearchFilters(collapse_duplicates=True))):
+                lib.search_vector(queries[0].astype(np.float32), k, filters)  # warm
+                times = []
+                for q in queries:
+                    t = time.perf_counter()
+                    lib.search_vector(q.astype(np.float32), k, filters)
+                    times.append((time.perf_counter() - t) * 1000)
+                search[f"k{k}_{name}_median_ms"] = float(np.median(times))
+                search[f"k{k}_{name}_p95_ms"] = float(np.percentile(times, 95))
+        out["search"] = search
+    lib.close()
+    print(json.dumps(out))
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "_scale-worker":
-        scale_worker(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    if len(sys.argv) > 1 and sys.argv[1] == "_finder":
+        finder_worker(*sys.argv[2:6])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", choices=("quality", "scale", "both"), default="both")
-    parser.add_argument("--photos", help="quality: folder of originals; scale: number of photos")
+    parser.add_argument("what", choices=("quality", "collapse", "speed"))
+    parser.add_argument("--photos", help="quality: folder of originals; speed: number of files (default 100000)")
     parser.add_argument("--distractors", default=str(SHARED / "data/ukbench-dev/images"))
-    parser.add_argument("--threshold", type=float, help="cosine threshold (default: the model's)")
-    parser.add_argument("--sweep", type=float, nargs="*", default=[round(0.70 + 0.01 * i, 2) for i in range(29)],
-                        help="thresholds for the calibration sweep")
-    parser.add_argument("--dim", type=int, default=512, help="scale: vector size (512 = CLIP, 1280 = efficientnet-lite2)")
-    parser.add_argument("--realistic", action="store_true", help="scale: bench_search.py's realistic catalog")
+    parser.add_argument("--ukbench", default=str(SHARED / "data/ukbench-dev/images"), help="collapse: the images")
+    parser.add_argument("--threshold", type=float, help="quality: similar shots' cosine threshold (default: the model's)")
     parser.add_argument("--work", help="quality: working folder (default: under the temp dir, reused)")
     parser.add_argument("--json-out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
 
-    rows: list[dict] = []  # type: ignore[type-arg]
-    extra: dict = {}  # type: ignore[type-arg]
-    if args.what in ("quality", "both"):
-        quality_args = argparse.Namespace(**vars(args))
-        quality_args.photos = args.photos if args.what == "quality" and args.photos else str(SHARED / "data/library-dev/photos")
-        rows, extra = quality(quality_args)
-    if args.what in ("scale", "both"):
-        scale_args = argparse.Namespace(**vars(args))
-        scale_args.photos = int(args.photos) if args.what == "scale" and args.photos else 100_000
-        extra["scale"] = scale(scale_args)
-    benchutil.report("bench_dupes: near-duplicate detection", rows, extra, json_path=args.json_out)
+    if args.what == "quality":
+        args.photos = args.photos or str(SHARED / "data/library-dev/photos")
+        rows, extra = quality(args)
+    elif args.what == "collapse":
+        rows, extra = collapse(args)
+    else:
+        args.photos = args.photos or "100000"
+        rows, extra = speed(args)
+    benchutil.report(f"bench_dupes {args.what}", rows, extra, json_path=args.json_out)
 
 
 if __name__ == "__main__":

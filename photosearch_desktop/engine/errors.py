@@ -33,7 +33,6 @@ class Action(Enum):
     FREE_DISK = "free-disk"  # the disk holding the index is full
     CLOSE_OTHERS = "close-others"  # another PhotoSearch window or command holds the library
     WAIT = "wait"  # another PhotoSearch process is updating the library: try again later
-    RAISE_THRESHOLD = "raise-threshold"  # duplicates: the similarity asked for is far too low
     CHECK_INPUT = "check-input"  # a file or value given by the person is not usable
     RESTART = "restart"  # something stopped that starts again on the next try
     USE_TORCH = "use-torch"  # run the model with torch instead of ONNX Runtime
@@ -145,10 +144,6 @@ class LoadError(PhotoSearchError):
     @property
     def reason(self) -> str:
         return self.message
-
-
-class DuplicateSearchError(PhotoSearchError):
-    """The duplicate search cannot give a useful answer."""
 
 
 class EvaluationError(PhotoSearchError):

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending
+from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending, sign_indexed
 from .models.handle import ModelHandle
 from .records import IndexReport, PipelineOptions, Progress
 from .scan.changes import detect_changes
@@ -89,6 +89,7 @@ class Indexer:
         # A registry name pins its weights; a weights file may differ from the one indexed,
         # so then the model is loaded to compare identities.
         if not jobs and (indexed_model is None or (same_model and self.model.weights is None)):
+            self._sign(report, progress, cancel, options)
             cache.sync()
             cache.save()
             return report
@@ -114,6 +115,21 @@ class Indexer:
 
         result = embed_pending(self.root, jobs, embedder, store, progress, cancel, options)
         report.embedded, report.skipped, report.cancelled = result.embedded, result.skipped, result.cancelled
+        if not report.cancelled:
+            self._sign(report, progress, cancel, options)
         cache.sync()
         cache.save()
         return report
+
+    def _sign(
+        self, report: IndexReport, progress: ProgressCallback | None, cancel: threading.Event | None,
+        options: PipelineOptions,
+    ) -> None:
+        """Photos indexed before pixel signatures were kept get theirs: decoded once more,
+        without the model (their vectors stay); a batch per transaction, like embedding."""
+        jobs = self.catalog.unsigned()
+        if not jobs:
+            return
+        log.info("taking the pixel signature of %d photos indexed before", len(jobs))
+        result = sign_indexed(self.root, jobs, self.catalog.store_signatures, progress, cancel, options)
+        report.signed, report.cancelled = result.signed, result.cancelled

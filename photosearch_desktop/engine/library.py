@@ -350,7 +350,7 @@ class Library:
         self._check_searchable()
         return search_vector(
             self._catalog, self._index.get(), self.root, query, k, filters or SearchFilters(), exclude,
-            dup_threshold=self.spec.dup_threshold,
+            dup_threshold=self.spec.dup_threshold, copy_floor=self.spec.copy_floor,
         )
 
     def search(self, query: SearchQuery, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
@@ -477,11 +477,13 @@ class Library:
 
     def duplicate_finder(self, folder: str = "", floor: float | None = None) -> DuplicateFinder:
         """Duplicate groups of the library (or ``folder``) at any threshold from ``floor`` (by
-        default the model's calibrated threshold) up. Only reads: nothing is moved or deleted."""
+        default the model's calibrated threshold) up. Only reads: nothing is moved or deleted,
+        no photo is decoded (copies are told by the signatures taken at index time)."""
         from .duplicates.finder import DuplicateFinder
 
         self._check_searchable()
-        return DuplicateFinder(self._catalog, self.root, self.spec.dup_threshold if floor is None else floor, folder)
+        floor = self.spec.dup_threshold if floor is None else floor
+        return DuplicateFinder(self._catalog, self.root, floor, folder, self.spec.copy_floor)
 
     def find_duplicates(
         self,
@@ -490,11 +492,11 @@ class Library:
         cancel: threading.Event | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[DuplicateGroup]:
-        """Groups of near-duplicate photos, each with a suggested keeper and labelled members
-        (see engine/duplicates/finder.py). ``threshold`` is a cosine similarity; by default the
-        model's calibrated ``dup_threshold``."""
+        """Groups of duplicate photos, each with a suggested keeper and its members in two tiers,
+        copies and similar shots (see engine/duplicates/finder.py). ``threshold`` is the cosine
+        similarity of similar shots; by default the model's calibrated ``dup_threshold``."""
         finder = self.duplicate_finder(folder, threshold)
-        return finder.label(finder.groups(finder.floor, cancel, progress), cancel)
+        return finder.groups(finder.floor, cancel, progress)
 
     def evaluate(self, groups_csv: Path | str) -> EvaluationReport:
         """Retrieval quality against known groups of related photos (engine/query/evaluation.py)."""

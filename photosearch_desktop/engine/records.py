@@ -29,7 +29,10 @@ class PhotoMeta:
     gps_lat: float | None = None
     gps_lon: float | None = None
     format: str | None = None
-    pixel_hash: int | None = None  # perceptual hash of the decoded picture (engine/pixel_hash.py)
+    pixel_hash: int | None = None  # perceptual hash of the decoded picture (engine/media/pixel_hash.py)
+    # A small grey copy of the decoded picture (engine/media/signature.py): tells a copy of
+    # the photo from another shot without decoding the file again.
+    pixel_signature: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Progress:
     total: int
     rate: float  # photos per second over the run so far
     eta_s: float | None
-    phase: str = "embedding"  # "scanning" | "embedding" | "finishing"
+    phase: str = "embedding"  # "scanning" | "embedding" | "signing" (pixel signatures only) | "finishing"
 
     @property
     def fraction(self) -> float:
@@ -89,10 +92,15 @@ class SearchFilters:
     # modification time; with include_undated, photos without a camera date (only that
     # guess) are kept whatever their file date.
     include_undated: bool = False
-    # Fold results that are near-duplicates (cosine >= the model's dup_threshold) of a
-    # better-ranked result under it, so k results are k distinct pictures. Off here so the
-    # engine returns the plain ranking (benchmarks, scripts); the window turns it on.
+    # Fold results that are copies of a better-ranked result (the same picture resized,
+    # re-encoded, cropped, recoloured, captioned: checked on the pixel signatures stored at
+    # index time) under it, so k results are k distinct pictures; other shots of the same
+    # scene stay separate. Off here so the engine returns the plain ranking (benchmarks,
+    # scripts); the window and the command line turn it on.
     collapse_duplicates: bool = False
+    # With collapse_duplicates, also fold similar shots (bursts): any result whose vector is
+    # at the model's dup_threshold or more from a better-ranked one.
+    fold_similar: bool = False
 
     @property
     def active(self) -> bool:
@@ -176,6 +184,7 @@ class PhotoRecord:
     gps_lon: float | None
     status: str  # "pending" | "indexed" | "skipped"
     error: str | None
+    format: str | None = None  # the decoder's name: "JPEG", "HEIF", "PNG", "TIFF"...
 
     @property
     def camera(self) -> str | None:
@@ -190,8 +199,9 @@ class SearchResult:
     photo: PhotoRecord
     score: float
     abs_path: str
-    # Near-duplicates of this result folded under it (SearchFilters.collapse_duplicates),
-    # best first: the window shows them as a "+n" badge.
+    # Copies of this result (and, with SearchFilters.fold_similar, similar shots) folded
+    # under it (SearchFilters.collapse_duplicates), best first: the window shows them as a
+    # "+n" badge.
     folded: tuple[SearchResult, ...] = ()
 
 
@@ -240,6 +250,9 @@ class IndexReport:
     unchanged: int = 0
     embedded: int = 0
     skipped: int = 0
+    # Photos indexed before pixel signatures were stored, decoded again to take theirs (no
+    # model call: their vectors stay).
+    signed: int = 0
     cancelled: bool = False
     rebuilt_for_model: str | None = None
     seconds: float = 0.0
@@ -299,9 +312,10 @@ class ModelSpec:
     description: str
     supports_text: bool
     download_mb: int  # 0 = ships with the install
-    # Cosine similarity above which two photos count as near-duplicates (see README): groups in
-    # `photosearch dupes`, folding in collapsed results. Copies below it (small or heavily
-    # compressed ones) are still found by the pixel check in engine/duplicates/finder.py.
+    # Cosine similarity above which two photos count as similar shots (see README): groups in
+    # `photosearch dupes`, and folding in collapsed results with "also fold similar shots".
+    # Copies, below it too (small or heavily compressed ones), are found by their pixel
+    # signatures (engine/media/signature.py).
     # efficientnet-lite2: calibrated with scripts/bench_dupes.py (75 library-dev photos x 12
     # Copydays-style copies + 500 UKBench distractors): the highest threshold with the best
     # recall while pair precision stays >= 0.99 (0.83: precision 1.0, recall 1.0 mild / 1.0 all;
@@ -312,6 +326,10 @@ class ModelSpec:
     kind: str  # "clip" | "efficientnet-lite2"
     arch: str = ""
     pretrained: str = ""
+    # Two photos whose vectors are less alike than this are never compared as possible copies
+    # (it only bounds the work: the signatures decide). efficientnet-lite2 gives a 25 % copy
+    # 0.50-0.78 to its original (scripts/bench_dupes.py); CLIP models see copies as closer.
+    copy_floor: float = 0.5
     # (file name, sha256) of the weights files as their publisher lists them (the model hub's
     # LFS hash); a downloaded file not listed here is checked against the hash recorded when
     # it was first downloaded (engine/models/weights.py).
@@ -325,7 +343,17 @@ class ModelSpec:
 IDENTICAL = "identical file"  # the same bytes
 SAME_PHOTO = "same photo"  # an edited copy: resized, re-encoded, cropped, recoloured... (checked on pixels)
 SIMILAR_SHOT = "similar shot"  # another picture of the same scene
-KEEPER_RULE = "Suggested keeper: the highest resolution, then the largest file, then the earliest capture date."
+# The two tiers a member falls in: copies (IDENTICAL, SAME_PHOTO) lose nothing when removed
+# and are offered for removal; similar shots are other pictures, never chosen for the person.
+COPY_TIER = "copy"
+SIMILAR_TIER = "similar"
+# The original format comes first (immich #15013 kept a JPEG export over its HEIC): a phone's
+# HEIC, a scan's TIFF or a PNG is what the JPEG copies were made from.
+KEEPER_RULE = (
+    "Suggested keeper: the original format (HEIC/HEIF, TIFF, PNG) over a JPEG copy; then the "
+    "highest resolution; then the photo that carries a camera date, GPS or camera model; then "
+    "the largest file; then the earliest date."
+)
 
 
 @dataclass(frozen=True)
@@ -333,18 +361,41 @@ class DuplicateMember:
     photo: PhotoRecord
     abs_path: str
     similarity: float  # cosine similarity of its vector to the keeper's
-    label: str | None  # IDENTICAL, SAME_PHOTO, SIMILAR_SHOT; None until verify_labels
+    label: str | None  # IDENTICAL, SAME_PHOTO (of the keeper, or of ``copy_of``), SIMILAR_SHOT
+    # A copy of one of the group's similar shots rather than of the keeper: that shot's path
+    # (library-relative). Removing it loses nothing while that shot stays.
+    copy_of: str = ""
+
+    @property
+    def tier(self) -> str:
+        """COPY_TIER for a copy (of the keeper or of a similar shot), else SIMILAR_TIER."""
+        return COPY_TIER if self.label in (IDENTICAL, SAME_PHOTO) else SIMILAR_TIER
+
+    @property
+    def selected_by_default(self) -> bool:
+        """Only copies are offered for removal: a similar shot is another picture."""
+        return self.tier == COPY_TIER
 
 
 @dataclass(frozen=True)
 class DuplicateGroup:
     keeper: PhotoRecord
     keeper_path: str  # absolute
-    members: tuple[DuplicateMember, ...]  # the others, most similar first
+    # The others: copies of the keeper first, then each similar shot followed by its copies.
+    members: tuple[DuplicateMember, ...]
+    keeper_reason: str = ""  # why this keeper (the KEEPER_RULE step that chose it), in words
 
     @property
     def photos(self) -> list[PhotoRecord]:
         return [self.keeper, *(m.photo for m in self.members)]
+
+    @property
+    def copies(self) -> tuple[DuplicateMember, ...]:
+        return tuple(m for m in self.members if m.tier == COPY_TIER)
+
+    @property
+    def similar(self) -> tuple[DuplicateMember, ...]:
+        return tuple(m for m in self.members if m.tier == SIMILAR_TIER)
 
 
 @dataclass(frozen=True)

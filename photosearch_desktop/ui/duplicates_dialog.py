@@ -1,12 +1,17 @@
-"""Find duplicates: groups of near-duplicate photos, the suggested keeper of each, and the only
-two things done with them: Move to Trash (the system trash, recoverable, after a confirmation
-that says how many files) and Export CSV. This is the one place the app ever changes the
-library, and only on that explicit request.
+"""Find duplicates: groups of photos, the suggested keeper of each, and the only two things done
+with them: Move to Trash (the system trash, recoverable, after a confirmation that says how
+many files, and how many of them are copies and how many other pictures) and Export CSV. This
+is the one place the app ever changes the library, and only on that explicit request.
+
+Each group shows two tiers: *copies* of the keeper (the same picture: removing one loses
+nothing while the keeper stays), ticked for removal by default, and *similar shots* (other
+pictures of the scene) in a row of their own, never ticked for the person, not even by
+"Select all but keepers". The keeper's tile says which step of the rule chose it.
 
 The work runs on the library's session (:meth:`~.session.LibrarySession.find_duplicates`): the
-search for candidate pairs once, at the slider's lowest similarity, so moving the slider only
-regroups (well within a second); then the pixel check that labels each member. A newer request
-(the slider moved again) stops the older one's pixel checks.
+search for candidate pairs and copies once, at the slider's lowest similarity, so moving the
+slider only regroups (well within a second). A newer request (the slider moved again) stops
+the older one.
 """
 
 from __future__ import annotations
@@ -34,14 +39,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.records import KEEPER_RULE
+from ..engine.records import COPY_TIER, KEEPER_RULE, SIMILAR_TIER
 from .errors import UserMessage, describe_error
 from .jobs import LibraryInfo
 from .thumbnails import LibraryPlace, ThumbnailCache
 from .trash import trash_photos
 
 if TYPE_CHECKING:
-    from ..engine.records import DuplicateGroup, PhotoRecord
+    from ..engine.records import DuplicateGroup, DuplicateMember, PhotoRecord
     from .session import LibrarySession
 
 log = logging.getLogger(__name__)
@@ -50,14 +55,18 @@ SLIDER_MIN, SLIDER_MAX = 75, 99  # similarity in hundredths; the pair search run
 REGROUP_DELAY_MS = 250  # the slider settles before regrouping
 THUMB_SIDE = 128
 MAX_GROUPS_SHOWN = 200  # widgets per photo: more groups are counted, not drawn
+KEEPER = "keeper"  # a tile's tier besides COPY_TIER and SIMILAR_TIER
 
 
 class PhotoTile(QFrame):
-    """One photo of a group: thumbnail, a tick to select it, and its facts."""
+    """One photo of a group: thumbnail, a tick to select it, and its facts. ``tier`` is KEEPER,
+    COPY_TIER or SIMILAR_TIER."""
 
-    def __init__(self, photo: PhotoRecord, abs_path: str, role: str, tooltip: str, parent: QWidget) -> None:
+    def __init__(
+        self, photo: PhotoRecord, abs_path: str, tier: str, role: str, tooltip: str, parent: QWidget, why: str = ""
+    ) -> None:
         super().__init__(parent)
-        self.photo, self.abs_path = photo, abs_path
+        self.photo, self.abs_path, self.tier = photo, abs_path, tier
         self.setObjectName("duplicateTile")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.thumb = QLabel("Loading…", self)
@@ -71,10 +80,16 @@ class PhotoTile(QFrame):
         self.role = QLabel(role, self)
         self.role.setObjectName("duplicateRole")
         self.role.setToolTip(tooltip)
+        # The keeper says why it was chosen (the step of KEEPER_RULE that decided).
+        self.why = QLabel(f"Why: {why}" if why else "", self)
+        self.why.setObjectName("keeperReason")
+        self.why.setWordWrap(True)
+        self.why.setMaximumWidth(THUMB_SIDE + 60)
+        self.why.setVisible(bool(why))
         self.setToolTip(f"{photo.rel_path}\n{tooltip}")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        for widget in (self.thumb, self.check, self.facts, self.role):
+        for widget in (self.thumb, self.check, self.facts, self.role, self.why):
             layout.addWidget(widget)
 
     def set_pixmap(self, pixmap: QPixmap | None, failed: bool) -> None:
@@ -104,6 +119,9 @@ class DuplicatesDialog(QDialog):
         self.groups: list[DuplicateGroup] = []
         self.labelled = False
         self.tiles: list[PhotoTile] = []
+        # Ticks the person set (by hand or with the buttons), kept across regrouping; other
+        # tiles start as their tier says: copies ticked, keepers and similar shots not.
+        self._chosen: dict[str, bool] = {}
         self._gone: set[str] = set()  # trashed here; hidden until the index is updated
         self._started = False
         self._rebuild = True
@@ -112,8 +130,8 @@ class DuplicatesDialog(QDialog):
         self.slider.setObjectName("duplicateThreshold")
         self.slider.setRange(SLIDER_MIN, SLIDER_MAX)
         self.slider.setValue(min(SLIDER_MAX, max(SLIDER_MIN, round(info.dup_threshold * 100))))
-        self.slider.setToolTip("How alike two photos must look to be grouped (cosine similarity).\n"
-                               "Lower finds more, including other shots of the same scene.")
+        self.slider.setToolTip("How alike two other pictures must look to be shown as similar shots\n"
+                               "(cosine similarity). Copies of a photo are found whatever it is.")
         self.value_label = QLabel(self)
         self.slider.valueChanged.connect(self._slider_moved)
         self._regroup_timer = QTimer(self)
@@ -134,6 +152,8 @@ class DuplicatesDialog(QDialog):
         scroll.setWidget(self.container)
 
         self.select_others = QPushButton("Select all but keepers", self)
+        self.select_others.setToolTip("Tick every copy of a kept photo. Similar shots are other pictures:\n"
+                                      "they are never ticked for you.")
         self.select_others.clicked.connect(self.select_all_but_keepers)
         self.clear_button = QPushButton("Clear selection", self)
         self.clear_button.clicked.connect(self.clear_selection)
@@ -207,23 +227,23 @@ class DuplicatesDialog(QDialog):
     def _on_groups(self, groups: list[DuplicateGroup], labelled: bool) -> None:
         self.labelled = labelled
         self._show([g for g in groups if self._visible(g)])
-        extra = sum(len(g.members) for g in self.groups)
+        copies = sum(len(g.copies) for g in self.groups)
+        similar = sum(len(g.similar) for g in self.groups)
         if not self.groups:
-            text = f"No near-duplicates at similarity {self.threshold:.2f} or more."
+            text = f"No copies, and no similar shots at similarity {self.threshold:.2f} or more."
         else:
-            text = (f"{len(self.groups)} group{'s' if len(self.groups) != 1 else ''} at similarity "
-                    f"{self.threshold:.2f} or more: {extra} photo{'s' if extra != 1 else ''} besides the suggested keepers.")
+            text = (f"{len(self.groups)} group{'s' if len(self.groups) != 1 else ''}: "
+                    f"{_count(copies, 'copy', 'copies')} of a kept photo (ticked), "
+                    f"{_count(similar, 'similar shot', 'similar shots')} at similarity {self.threshold:.2f} "
+                    "or more (other pictures, not ticked).")
             if len(self.groups) > MAX_GROUPS_SHOWN:
                 text += f" Showing the first {MAX_GROUPS_SHOWN} groups."
-            if not labelled:
-                text += " Checking which are copies of the same photo…"
         self.status.setText(text)
 
     def _visible(self, group: DuplicateGroup) -> bool:
         return group.keeper_path not in self._gone and sum(m.abs_path not in self._gone for m in group.members) > 0
 
     def _show(self, groups: list[DuplicateGroup]) -> None:
-        checked = {t.abs_path for t in self.tiles if t.check.isChecked()}
         while self.groups_layout.count() > 1:
             item = self.groups_layout.takeAt(0)
             widget = item.widget() if item is not None else None
@@ -233,24 +253,41 @@ class DuplicatesDialog(QDialog):
         for n, group in enumerate(groups[:MAX_GROUPS_SHOWN], 1):
             box = QGroupBox(f"Group {n} — {len(group.members) + 1} photos", self.container)
             box.setObjectName("duplicateGroup")
-            row = QHBoxLayout(box)
-            tiles = [PhotoTile(group.keeper, group.keeper_path, "Suggested keeper", self.keeper_rule, box)]
-            for m in group.members:
-                if m.abs_path in self._gone:
-                    continue
-                label = m.label or "checking…"
-                tiles.append(PhotoTile(m.photo, m.abs_path, f"{label} · {m.similarity:.2f}",
-                                       f"Similarity {m.similarity:.3f} to the keeper; {_explain(m.label)}", box))
-            tiles[0].role.setStyleSheet("font-weight: bold")
-            for tile in tiles:
-                tile.check.setChecked(tile.abs_path in checked)
-                tile.check.toggled.connect(self._update_buttons)
-                row.addWidget(tile)
-                self._on_thumbnail(tile.abs_path, [tile])
-            row.addStretch(1)
-            self.tiles += tiles
+            rows = QVBoxLayout(box)
+            keeper = PhotoTile(group.keeper, group.keeper_path, KEEPER, "Suggested keeper", self.keeper_rule, box,
+                               why=group.keeper_reason)
+            keeper.role.setStyleSheet("font-weight: bold")
+            copies = [keeper] + [self._member_tile(m, box) for m in group.copies if m.abs_path not in self._gone]
+            similar = [self._member_tile(m, box) for m in group.similar if m.abs_path not in self._gone]
+            self._add_row(rows, copies, None, box)
+            if similar:
+                self._add_row(rows, similar, "Similar shots — other pictures of the scene, not copies: "
+                                             "never ticked for you", box)
             self.groups_layout.insertWidget(self.groups_layout.count() - 1, box)
         self._update_buttons()
+
+    def _member_tile(self, m: DuplicateMember, parent: QWidget) -> PhotoTile:
+        label = m.label or "checking…"
+        if m.copy_of:
+            label = f"{label} as {m.copy_of.rsplit('/', 1)[-1]}"
+        return PhotoTile(m.photo, m.abs_path, m.tier, f"{label} · {m.similarity:.2f}",
+                         f"Similarity {m.similarity:.3f} to the keeper; {_explain(m.label)}", parent)
+
+    def _add_row(self, rows: QVBoxLayout, tiles: list[PhotoTile], heading: str | None, parent: QWidget) -> None:
+        if heading:
+            title = QLabel(heading, parent)
+            title.setObjectName("similarShotsHeading")
+            rows.addWidget(title)
+        row = QHBoxLayout()
+        for tile in tiles:
+            tile.check.setChecked(self._chosen.get(tile.abs_path, tile.tier == COPY_TIER))
+            tile.check.toggled.connect(self._update_buttons)
+            tile.check.clicked.connect(lambda on, path=tile.abs_path: self._chosen.__setitem__(path, on))
+            row.addWidget(tile)
+            self._on_thumbnail(tile.abs_path, [tile])
+        row.addStretch(1)
+        rows.addLayout(row)
+        self.tiles += tiles
 
     def _on_thumbnail(self, path: str, tiles: list[PhotoTile] | None = None) -> None:
         for tile in tiles if tiles is not None else self.tiles:
@@ -263,13 +300,18 @@ class DuplicatesDialog(QDialog):
         return [t for t in self.tiles if t.check.isChecked()]
 
     def select_all_but_keepers(self) -> None:
-        keepers = {g.keeper_path for g in self.groups}
+        """Tick every copy and untick the keepers; similar shots are left as they are."""
         for tile in self.tiles:
-            tile.check.setChecked(tile.abs_path not in keepers)
+            if tile.tier != SIMILAR_TIER:
+                self._set(tile, tile.tier == COPY_TIER)
 
     def clear_selection(self) -> None:
         for tile in self.tiles:
-            tile.check.setChecked(False)
+            self._set(tile, False)
+
+    def _set(self, tile: PhotoTile, on: bool) -> None:
+        self._chosen[tile.abs_path] = on
+        tile.check.setChecked(on)
 
     def _update_buttons(self) -> None:
         n = len(self.selected())
@@ -287,8 +329,8 @@ class DuplicatesDialog(QDialog):
         answer = QMessageBox.question(
             self,
             "Move to Trash?",
-            f"Move {n} photo{'s' if n != 1 else ''} to the Trash?\n\nThey can be restored from the system trash. "
-            f"The index is updated afterwards.{warning}",
+            f"Move {n} photo{'s' if n != 1 else ''} to the Trash?\n\n{_tiers_text(chosen)}\n\n"
+            f"They can be restored from the system trash. The index is updated afterwards.{warning}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
@@ -341,15 +383,33 @@ class DuplicatesDialog(QDialog):
 def write_csv(path: Path, groups: list[DuplicateGroup]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
-        out.writerow(["group", "role", "path", "abs_path", "width", "height", "size", "taken_at", "similarity", "label"])
+        out.writerow(["group", "role", "path", "abs_path", "width", "height", "size", "taken_at", "similarity", "label",
+                      "tier", "copy_of"])
         for n, g in enumerate(groups, 1):
             k = g.keeper
             out.writerow([n, "keeper", k.rel_path, g.keeper_path, k.width, k.height, k.size,
-                          k.taken_at.isoformat() if k.taken_at else "", "", ""])
+                          k.taken_at.isoformat() if k.taken_at else "", "", "", "", ""])
             for m in g.members:
                 p = m.photo
+                copy_of = (m.copy_of or k.rel_path) if m.tier == COPY_TIER else ""
                 out.writerow([n, "member", p.rel_path, m.abs_path, p.width, p.height, p.size,
-                              p.taken_at.isoformat() if p.taken_at else "", f"{m.similarity:.4f}", m.label or ""])
+                              p.taken_at.isoformat() if p.taken_at else "", f"{m.similarity:.4f}", m.label or "",
+                              m.tier, copy_of])
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _tiers_text(chosen: list[PhotoTile]) -> str:
+    """How many of the chosen photos are copies (nothing is lost) and how many other pictures."""
+    copies = sum(t.tier == COPY_TIER for t in chosen)
+    similar = sum(t.tier == SIMILAR_TIER for t in chosen)
+    text = f"{_count(copies, 'is a copy', 'are copies')} of a photo that stays"
+    if similar:
+        text += (f"; {_count(similar, 'is a similar shot', 'are similar shots')}: "
+                 f"{'another picture' if similar == 1 else 'other pictures'}, not a copy")
+    return f"Of these, {text}."
 
 
 def _megabytes(size: int) -> str:

@@ -59,7 +59,6 @@ _WORDS = {
     Action.FREE_DISK: "free some space, then choose Update index again; your photos are not affected",
     Action.CLOSE_OTHERS: "close every other PhotoSearch window and command, then try again",
     Action.WAIT: "wait for it to finish, then try again",
-    Action.RAISE_THRESHOLD: "raise the similarity",
     Action.RESTART: "it starts again with the next search or index update",
     Action.RECONNECT: "connect the drive or network share that holds the photos, then choose Update index",
 }

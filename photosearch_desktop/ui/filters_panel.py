@@ -79,14 +79,22 @@ class FiltersPanel(QWidget):
         score.addWidget(self.score_slider, 1)
         score.addWidget(self.score_value)
 
-        self.collapse_check = QCheckBox("Collapse near-duplicates", self)
+        self.collapse_check = QCheckBox("Collapse copies of a photo", self)
         self.collapse_check.setObjectName("collapseDuplicates")
         self.collapse_check.setChecked(True)
         self.collapse_check.setToolTip(
-            "Show near-duplicates of a result (copies, other sizes, bursts) folded under it,\n"
-            "marked +n, so the results are all different pictures."
+            "Show copies of a result (the same picture resized, re-encoded, cropped or edited)\n"
+            "folded under it, marked +n, so the results are all different pictures.\n"
+            "Other shots of the same scene stay separate results."
         )
-        self.collapse_check.toggled.connect(lambda _: self.filters_changed.emit())
+        self.collapse_check.toggled.connect(self._collapse_toggled)
+        self.similar_check = QCheckBox("Also fold similar shots (bursts)", self)
+        self.similar_check.setObjectName("foldSimilarShots")
+        self.similar_check.setToolTip(
+            "Fold other shots that look very much alike (bursts, a scene shot twice) under the\n"
+            "best-ranked of them too. Off: only copies of the same photo fold."
+        )
+        self.similar_check.toggled.connect(lambda _: self.filters_changed.emit())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 4, 8)
@@ -97,6 +105,7 @@ class FiltersPanel(QWidget):
         layout.addWidget(_heading("Minimum score", self))
         layout.addLayout(score)
         layout.addWidget(self.collapse_check)
+        layout.addWidget(self.similar_check)
         self._dates_toggled()
         self._score_moved(0)
 
@@ -218,15 +227,24 @@ class FiltersPanel(QWidget):
     def clear_min_score(self) -> None:
         self.score_slider.setValue(0)
 
+    # -- folding ---------------------------------------------------------------------------------
+
+    def _collapse_toggled(self, on: bool) -> None:
+        self.similar_check.setEnabled(on)  # similar shots fold only where copies do
+        self.filters_changed.emit()
+
     # -- the engine's view ---------------------------------------------------------------------
 
     def apply(self, filters: SearchFilters) -> None:
         """Show ``filters`` (a saved search's); one ``filters_changed`` follows."""
-        blockers = [QSignalBlocker(w) for w in (self.tree, self.undated_check, self.collapse_check, self.score_slider)]
+        blockers = [QSignalBlocker(w) for w in (self.tree, self.undated_check, self.collapse_check, self.similar_check,
+                                                self.score_slider)]
         if not self.set_folder(filters.folder):
             self.set_folder("")
         self.undated_check.setChecked(filters.include_undated)
         self.collapse_check.setChecked(filters.collapse_duplicates)
+        self.similar_check.setChecked(filters.fold_similar)
+        self.similar_check.setEnabled(filters.collapse_duplicates)
         self.score_slider.setValue(round((filters.min_score or 0.0) * 100))
         del blockers
         self._score_moved(self.score_slider.value())
@@ -242,6 +260,7 @@ class FiltersPanel(QWidget):
             date_to=datetime.combine(end, time(23, 59, 59)) if end else None,  # the whole last day
             include_undated=self.undated_check.isChecked(),
             collapse_duplicates=self.collapse_check.isChecked(),
+            fold_similar=self.collapse_check.isChecked() and self.similar_check.isChecked(),
         )
 
 

@@ -23,6 +23,10 @@ def duration(seconds: float) -> str:
 def progress_text(p: Progress) -> str:
     if p.phase == "scanning":
         return "Looking for new and changed photos…"
+    if p.phase == "signing":
+        # Photos indexed by an earlier version: their pixels are read once more for the
+        # duplicate checks (no model work).
+        return f"Preparing duplicate checks: {p.done} / {p.total} photos"
     if p.phase == "finishing" or (p.total and p.done >= p.total):
         return f"Finishing: {p.done} / {p.total} photos"
     parts = [f"Indexing {p.done} / {p.total} photos"]

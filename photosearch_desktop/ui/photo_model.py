@@ -269,5 +269,5 @@ def _tooltip(item: GridItem) -> str:
         lines.append(f"Score {item.score:.3f}")
     if item.folded:
         n = len(item.folded)
-        lines.append(f"+{n} near-duplicate{'s' if n != 1 else ''} folded under it")
+        lines.append(f"+{n} folded under it: copies of this picture (and similar shots, when those fold too)")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import LoadError
 from ..media.loader import load_image
 from ..media.pixel_hash import perceptual_hash
+from ..media.signature import DECODE_MIN_SIDE, take_signature
 from ..models.base import Embedder
 from ..records import PhotoMeta, PipelineOptions, Progress
 from ..scan.fingerprint import fingerprint
@@ -36,6 +37,8 @@ ProgressCallback = Callable[[Progress], None]
 Embedded = tuple[int, np.ndarray, PhotoMeta, str | None]  # photo id, vector, metadata, fingerprint
 Skipped = tuple[int, str, str | None]  # photo id, reason, fingerprint
 StoreBatch = Callable[[list[Embedded], list[Skipped]], None]
+Signed = tuple[int, int | None, bytes]  # photo id, perceptual hash, pixel signature (b"": none)
+StoreSigned = Callable[[list[Signed]], None]
 CORES = os.cpu_count() or 1
 
 
@@ -59,8 +62,11 @@ def _decode(root: Path, photo_id: int, rel: str, embedder: Embedder) -> _Decoded
     fp = None
     try:
         fp = fingerprint(path)
-        loaded = load_image(path, min_side=embedder.input_size)
-        meta = replace(loaded.meta, pixel_hash=perceptual_hash(loaded.image))
+        # The pixel signature needs a little more than a tiny model's input.
+        loaded = load_image(path, min_side=max(embedder.input_size, DECODE_MIN_SIDE))
+        meta = replace(
+            loaded.meta, pixel_hash=perceptual_hash(loaded.image), pixel_signature=take_signature(loaded.image)
+        )
         return _Decoded(photo_id, fp, embedder.preprocess(loaded.image), meta)
     except LoadError as exc:
         return _Decoded(photo_id, fp, error=exc.reason)
@@ -136,6 +142,7 @@ class PipelineResult:
     embedded: int = 0
     skipped: int = 0
     cancelled: bool = False
+    signed: int = 0  # sign_indexed: photos given a pixel signature
 
 
 class _Run:
@@ -194,6 +201,32 @@ class _Run:
         self.last_commit = time.perf_counter()
 
 
+def _next_decoded(
+    decoding: deque[tuple[int, Future[_Decoded]]],
+    decode_pool: _DecodeThreads,
+    options: PipelineOptions,
+    cancel: threading.Event | None,
+) -> _Decoded | None:
+    """The oldest decode's result, a skip if it ran too long, or None on cancel."""
+    photo_id, future = decoding[0]
+    while True:
+        try:
+            decoded = future.result(timeout=min(0.25, options.decode_timeout))
+        except TimeoutError:
+            if future.done():
+                raise  # the decode itself raised it
+            if cancel is not None and cancel.is_set():
+                return None
+            started = getattr(future, "started", None)
+            if started is None or time.monotonic() - started < options.decode_timeout:
+                continue
+            log.warning("photo %d: decoding took more than %g s; skipped", photo_id, options.decode_timeout)
+            decode_pool.abandon(future)
+            decoded = _Decoded(photo_id, None, error=TOO_SLOW.format(seconds=options.decode_timeout))
+        decoding.popleft()
+        return decoded
+
+
 def embed_pending(
     root: Path,
     jobs: Sequence[tuple[int, str]],
@@ -225,26 +258,6 @@ def embed_pending(
                 return
             decoding.append((job[0], decode_pool.submit(_decode, root, job[0], job[1], embedder)))
 
-    def next_decoded() -> _Decoded | None:
-        """The oldest decode's result, a skip if it ran too long, or None on cancel."""
-        photo_id, future = decoding[0]
-        while True:
-            try:
-                decoded = future.result(timeout=min(0.25, options.decode_timeout))
-            except TimeoutError:
-                if future.done():
-                    raise  # the decode itself raised it
-                if cancel is not None and cancel.is_set():
-                    return None
-                started = getattr(future, "started", None)
-                if started is None or time.monotonic() - started < options.decode_timeout:
-                    continue
-                log.warning("photo %d: decoding took more than %g s; skipped", photo_id, options.decode_timeout)
-                decode_pool.abandon(future)
-                decoded = _Decoded(photo_id, None, error=TOO_SLOW.format(seconds=options.decode_timeout))
-            decoding.popleft()
-            return decoded
-
     def submit(batch: list[_Decoded]) -> None:
         arrays = np.stack([d.array for d in batch])  # type: ignore[misc]
         encoding.append((batch, model_pool.submit(embedder.encode_arrays, arrays)))
@@ -263,7 +276,7 @@ def embed_pending(
                 if cancel is not None and cancel.is_set():
                     run.result.cancelled = True
                     break
-                decoded = next_decoded()
+                decoded = _next_decoded(decoding, decode_pool, options, cancel)
                 if decoded is None:
                     run.result.cancelled = True
                     break
@@ -287,4 +300,78 @@ def embed_pending(
         # On cancel, a decode still running (perhaps stuck) is not waited for.
         decode_pool.shutdown(grace=0.0 if run.result.cancelled else min(options.decode_timeout, 5.0))
         model_pool.shutdown(wait=True, cancel_futures=True)
+    return run.result
+
+
+# -- pixel signatures of photos indexed before they were kept -------------------------------------
+
+
+def _sign(root: Path, photo_id: int, rel: str) -> _Decoded:
+    """Decode for the signature alone (no fingerprint, no model input). A file that no longer
+    decodes gets an empty signature (never a copy of anything); one that cannot be read now
+    (gone, no permission) is tried again on the next run."""
+    try:
+        loaded = load_image(root / rel, min_side=DECODE_MIN_SIDE)
+        meta = replace(
+            loaded.meta, pixel_hash=perceptual_hash(loaded.image), pixel_signature=take_signature(loaded.image)
+        )
+        return _Decoded(photo_id, None, meta=meta)
+    except LoadError:
+        return _Decoded(photo_id, None, meta=PhotoMeta(0, 0, pixel_signature=b""))
+    except OSError as exc:
+        return _Decoded(photo_id, None, error=f"Cannot be read: {exc.strerror or exc}")
+
+
+def sign_indexed(
+    root: Path,
+    jobs: Sequence[tuple[int, str]],
+    store: StoreSigned,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    options: PipelineOptions | None = None,
+) -> PipelineResult:
+    """Take the pixel signature of already indexed photos ``jobs`` (photo id, relative path):
+    decoded on the decode threads, no model call; ``store`` saves each batch (one
+    transaction), so a kill loses at most the batch in progress."""
+    options = options or PipelineOptions()
+    run = _Run(len(jobs), lambda _e, _s: None, progress, options)
+    signed: list[Signed] = []
+
+    def commit() -> None:
+        if signed:
+            store(signed)
+            run.result.signed += len(signed)
+            signed.clear()
+        run.last_commit = time.perf_counter()
+
+    run.report("signing")
+    decode_pool = _DecodeThreads(options.decode_workers)
+    decoding: deque[tuple[int, Future[_Decoded]]] = deque()
+    window = 8 * max(1, options.decode_workers)
+    job_iter = iter(jobs)
+    try:
+        while True:
+            while len(decoding) < window and (job := next(job_iter, None)) is not None:
+                decoding.append((job[0], decode_pool.submit(_sign, root, job[0], job[1])))
+            if not decoding:
+                break
+            if cancel is not None and cancel.is_set():
+                run.result.cancelled = True
+                break
+            decoded = _next_decoded(decoding, decode_pool, options, cancel)
+            if decoded is None:
+                run.result.cancelled = True
+                break
+            run.done += 1
+            if decoded.meta is not None and decoded.meta.pixel_signature is not None:
+                signed.append((decoded.photo_id, decoded.meta.pixel_hash, decoded.meta.pixel_signature))
+            else:
+                log.info("no signature for photo %d now: %s", decoded.photo_id, decoded.error)
+            if len(signed) >= options.commit_every or time.perf_counter() - run.last_commit >= options.commit_seconds:
+                commit()
+                run.report("signing")
+        commit()
+        run.report("signing")
+    finally:
+        decode_pool.shutdown(grace=0.0 if run.result.cancelled else min(options.decode_timeout, 5.0))
     return run.result

@@ -1,17 +1,26 @@
-"""Fold near-duplicates of a ranked result list under the best-ranked of them.
+"""Fold copies of a photo in a ranked result list under the best-ranked of them.
 
-Libraries hold bursts, edits and exports of one photo; ten versions of one picture would push
+Libraries hold exports, edits and backups of one photo; ten copies of one picture would push
 every other result off the first screen. Going down the ranking, each result is compared with
-the results kept above it: at cosine >= the threshold it is folded under the most similar of
-them, otherwise it is kept. Only kept results attract folds, so folding never chains: a
-result close only to a folded one stays visible.
+the results kept above it: a copy of one of them (the same picture resized, re-encoded,
+cropped, recoloured or captioned: :func:`copies_among`, decided on the pixel signatures
+stored at index time, nothing decoded) folds under the most similar of them, otherwise it is
+kept. Other shots of the same scene stay separate results. With a similarity ``threshold``
+(the "also fold similar shots" option) any result whose vector is that close to a kept one
+folds as well. Only kept results attract folds, so folding never chains: a result close only
+to a folded one stays visible.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..media.signature import Looks, Signatures
+from ..records import PhotoRecord
+from ..store.catalog import Catalog
 
 
 @dataclass
@@ -20,23 +29,59 @@ class Fold:
     folded: list[int] = field(default_factory=list)  # positions folded under it, in rank order
 
 
-def fold_near_duplicates(vectors: np.ndarray, threshold: float, limit: int | None = None) -> list[Fold]:
+def fold_near_duplicates(
+    vectors: np.ndarray, threshold: float | None, limit: int | None = None, copies: np.ndarray | None = None
+) -> list[Fold]:
     """Kept results (in rank order) with what folds under each, for ranked unit ``vectors``.
 
-    Once ``limit`` results are kept, later ones can still fold under them (so a "+n" badge
-    counts them) but are no longer kept.
+    A result folds under the most similar kept result it is a copy of (``copies[p, q]``, for
+    the first ``len(copies)`` positions), or, with ``threshold``, whose vector has at least
+    that cosine to it. Once ``limit`` results are kept, later ones can still fold under them
+    (so a "+n" badge counts them) but are no longer kept.
     """
+    vectors = np.asarray(vectors, dtype=np.float32)
     folds: list[Fold] = []
     kept = np.zeros((len(vectors), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
-    for pos, v in enumerate(np.asarray(vectors, dtype=np.float32)):
+    for pos, v in enumerate(vectors):
         if folds:
-            sims = kept[: len(folds)] @ v
-            best = int(np.argmax(sims))
-            if sims[best] >= threshold:
-                folds[best].folded.append(pos)
+            to_kept = kept[: len(folds)] @ v
+            near = np.zeros(len(folds), dtype=bool)
+            if copies is not None and pos < len(copies):
+                near |= copies[[f.kept for f in folds], pos]
+            if threshold is not None:
+                near |= to_kept >= threshold
+            if near.any():
+                folds[int(np.argmax(np.where(near, to_kept, -np.inf)))].folded.append(pos)
                 continue
         if limit is not None and len(folds) >= limit:
             continue
         kept[len(folds)] = v
         folds.append(Fold(pos))
     return folds
+
+
+COPY_WINDOW = 2048  # results checked for copies of each other (a 2048^2 look: ~16 MB at a time)
+
+
+def copies_among(
+    catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
+) -> np.ndarray:
+    """(n, n) symmetric, for the first n = min(len(ids), COPY_WINDOW) of the ranked photos
+    ``ids`` (with their unit ``vectors``): which are copies of each other. Only pairs at
+    cosine >= ``floor`` are looked at; a first look at 16 px for all of them at once, the full
+    comparison prepared for the few it leaves. Photos without a signature (indexed before
+    signatures were kept) are copies of nothing."""
+    ids, vectors = ids[:COPY_WINDOW], vectors[:COPY_WINDOW]
+    n = len(ids)
+    blobs_by_id = catalog.signatures(list(ids))
+    blobs = [blobs_by_id.get(i) for i in ids]
+    sizes = [(records[i].width, records[i].height) if i in records else (None, None) for i in ids]
+    sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(vectors, dtype=np.float32).T
+    looked = np.triu(Looks.of(blobs, sizes).matrix() & (sims >= floor), 1)
+    out = np.zeros((n, n), dtype=bool)
+    i, j = np.nonzero(looked)
+    if len(i):
+        needed, local = np.unique(np.concatenate([i, j]), return_inverse=True)
+        sigs = Signatures([blobs[k] for k in needed], [sizes[k] for k in needed])
+        out[i, j] = sigs.same(local[: len(i)], local[len(i) :])
+    return out | out.T

@@ -10,7 +10,7 @@ import numpy as np
 from ..records import SearchFilters, SearchResult
 from ..store.catalog import Catalog
 from ..store.vector_index import VectorIndex
-from .diversity import fold_near_duplicates
+from .diversity import copies_among, fold_near_duplicates
 
 # Collapsing fetches more candidates until k distinct results are found; a library where
 # even this many candidates fold into fewer than k pictures gets fewer results.
@@ -26,14 +26,17 @@ def search_vector(
     filters: SearchFilters | None = None,
     exclude: Collection[int] = (),
     dup_threshold: float | None = None,
+    copy_floor: float = 0.5,
 ) -> list[SearchResult]:
     """Top ``k`` photos by cosine similarity.
 
     Folder and date filters restrict the candidate ids inside the vector search, so a filtered
     query still returns ``k`` results when ``k`` matching photos exist. ``exclude`` (the query
     photo itself) is removed the same way. ``min_score`` then drops weak matches. With
-    ``filters.collapse_duplicates``, near-duplicates (cosine >= ``dup_threshold``) fold
-    under a better-ranked result, and k distinct results come back when they exist.
+    ``filters.collapse_duplicates``, copies of a better-ranked result (pairs at cosine >=
+    ``copy_floor`` whose pixel signatures show the same picture) fold under it, and with
+    ``filters.fold_similar`` so does any result at cosine >= ``dup_threshold`` to it; k
+    distinct results come back when they exist.
     """
     if k <= 0:
         return []
@@ -41,8 +44,9 @@ def search_vector(
     allowed = catalog.filtered_ids(filters) if filters.active else None
     if allowed is not None and exclude:
         allowed = np.setdiff1d(allowed, np.fromiter(exclude, dtype=np.int64), assume_unique=True)
-    if filters.collapse_duplicates and dup_threshold is not None:
-        return _collapsed(catalog, index, root, query, k, filters, exclude, allowed, dup_threshold)
+    if filters.collapse_duplicates:
+        similar = dup_threshold if filters.fold_similar else None
+        return _collapsed(catalog, index, root, query, k, filters, exclude, allowed, similar, copy_floor)
     scores, ids = index.search(query, k + (len(exclude) if allowed is None else 0), allowed)
     hits = [(float(s), int(i)) for s, i in zip(scores, ids, strict=True) if int(i) not in exclude][:k]
     if filters.min_score is not None:
@@ -64,7 +68,8 @@ def _collapsed(
     filters: SearchFilters,
     exclude: Collection[int],
     allowed: np.ndarray | None,
-    threshold: float,
+    threshold: float | None,
+    copy_floor: float,
 ) -> list[SearchResult]:
     fetch = 2 * k
     while True:
@@ -77,19 +82,18 @@ def _collapsed(
             exhausted = True
         got, vectors = index.vectors([i for _, i in hits])
         row = {int(i): r for r, i in enumerate(got)}
-        hits = [h for h in hits if h[1] in row]  # a photo deleted since the search began
-        folds = fold_near_duplicates(vectors[[row[i] for _, i in hits]], threshold, limit=k)
+        records = catalog.photos([i for _, i in hits])
+        # Left out: a photo deleted since the search began.
+        hits = [h for h in hits if h[1] in row and h[1] in records]
+        ranked = vectors[[row[i] for _, i in hits]]
+        copies = copies_among(catalog, [i for _, i in hits], records, ranked, copy_floor)
+        folds = fold_near_duplicates(ranked, threshold, limit=k, copies=copies)
         if len(folds) >= k or exhausted:
             break
         fetch = min(4 * fetch, COLLAPSE_MAX_CANDIDATES)
-    records = catalog.photos([i for _, i in hits])
 
     def result(pos: int, folded: tuple[SearchResult, ...] = ()) -> SearchResult:
         score, pid = hits[pos]
         return SearchResult(records[pid], score, str(root / records[pid].rel_path), folded)
 
-    return [
-        result(f.kept, tuple(result(p) for p in f.folded if hits[p][1] in records))
-        for f in folds
-        if hits[f.kept][1] in records
-    ]
+    return [result(f.kept, tuple(result(p) for p in f.folded)) for f in folds]

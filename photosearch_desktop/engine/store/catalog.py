@@ -113,15 +113,25 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX photos_browse;
     CREATE INDEX photos_browse ON photos({_BROWSE_DATE_SQL}, status, offline, folder);
     """,
+    # v8: a pixel signature per photo (engine/media/signature.py), taken when it is embedded:
+    # collapsed results and the duplicate finder tell copies from other shots without
+    # decoding. A table of its own keeps the photos rows, which filters read, small. Photos
+    # indexed before get theirs on the next index run, without being embedded again.
+    """
+    CREATE TABLE pixel_signatures (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        sig BLOB NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-_TABLES = frozenset({"meta", "photos", "vectors", "scan_problems"})
+_TABLES = frozenset({"meta", "photos", "vectors", "scan_problems", "pixel_signatures"})
 
 VECTOR_DTYPE = np.float16  # half the size of float32; retrieval scores are unaffected (README)
 
 _PHOTO_COLUMNS = (
     "id, rel_path, folder, size, mtime_ns, width, height, taken_at, taken_source, "
-    "camera_make, camera_model, gps_lat, gps_lon, status, error"
+    "camera_make, camera_model, gps_lat, gps_lon, status, error, format"
 )
 
 # File names that are not valid UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF), which
@@ -212,6 +222,7 @@ def _row_to_record(row: sqlite3.Row | tuple) -> PhotoRecord:
         gps_lon=row[12],
         status=row[13],
         error=row[14],
+        format=row[15],
     )
 
 
@@ -472,6 +483,7 @@ class Catalog:
                 [(path_to_db(p), path_to_db(folder_of(p)), m, i) for i, p, m in moved],
             )
             tx.executemany("DELETE FROM vectors WHERE photo_id = ?", [(m[0],) for m in modified])
+            tx.executemany("DELETE FROM pixel_signatures WHERE photo_id = ?", [(m[0],) for m in modified])
             tx.executemany(
                 "UPDATE photos SET size = ?, mtime_ns = ?, fingerprint = ?, status = 'pending', error = NULL, "
                 "offline = 0 WHERE id = ?",
@@ -543,6 +555,10 @@ class Catalog:
                 ],
             )
             tx.executemany(
+                "INSERT OR REPLACE INTO pixel_signatures(photo_id, sig) VALUES (?, ?)",
+                [(pid, m.pixel_signature) for pid, _, m, _ in indexed if m.pixel_signature is not None],
+            )
+            tx.executemany(
                 "UPDATE photos SET status = 'skipped', error = ?, fingerprint = COALESCE(?, fingerprint), "
                 "indexed_at = ? WHERE id = ?",
                 [(reason, fp, now, pid) for pid, reason, fp in skipped],
@@ -551,6 +567,30 @@ class Catalog:
                 self._bump_generation(tx)
             self._bump(tx, "revision")
             self.set_meta(tx, last_indexed_at=now)
+
+    def unsigned(self) -> list[tuple[int, str]]:
+        """Indexed photos without a pixel signature (indexed before signatures were kept),
+        offline ones left for when their drive is back."""
+        rows = self.conn.execute(
+            "SELECT p.id, p.rel_path FROM photos p LEFT JOIN pixel_signatures s ON s.photo_id = p.id "
+            "WHERE p.status = 'indexed' AND p.offline = 0 AND s.photo_id IS NULL ORDER BY p.rel_path"
+        )
+        return [(r[0], path_from_db(r[1])) for r in rows]
+
+    def store_signatures(self, signed: Sequence[tuple[int, int | None, bytes]]) -> None:
+        """(photo id, perceptual hash, signature) of photos indexed before, in one transaction;
+        an empty signature records that none could be taken (the photo is not tried again).
+        A photo deleted or changed since its decode began is left alone."""
+        with self.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO pixel_signatures(photo_id, sig) SELECT id, ? FROM photos "
+                "WHERE id = ? AND status = 'indexed' ON CONFLICT(photo_id) DO NOTHING",
+                [(sig, pid) for pid, _, sig in signed],
+            )
+            tx.executemany(
+                "UPDATE photos SET pixel_hash = COALESCE(?, pixel_hash) WHERE id = ? AND status = 'indexed'",
+                [(h, pid) for pid, h, _ in signed],
+            )
 
     def reset_vectors(self, model_name: str, model_identity: str, dim: int) -> int:
         """Forget every vector (the model changed): all photos become pending again."""
@@ -744,6 +784,14 @@ class Catalog:
         out: dict[int, int] = {}
         for chunk, marks in _in_chunks(ids):
             sql = f"SELECT id, pixel_hash FROM photos WHERE id IN ({marks}) AND pixel_hash IS NOT NULL"
+            out.update(self.conn.execute(sql, chunk).fetchall())
+        return out
+
+    def signatures(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """Pixel signatures of those photos that have one."""
+        out: dict[int, bytes] = {}
+        for chunk, marks in _in_chunks(ids):
+            sql = f"SELECT photo_id, sig FROM pixel_signatures WHERE photo_id IN ({marks}) AND length(sig) > 0"
             out.update(self.conn.execute(sql, chunk).fetchall())
         return out
 

@@ -13,8 +13,16 @@ import pytest
 from lookalikes import copies, scene
 from vectorgen import at_angle, constructed_catalog, unit
 
-from photosearch_desktop.engine.duplicates.finder import build_graph, group_duplicates, keeper_key, label_pair
-from photosearch_desktop.engine.errors import Cancelled, DuplicateSearchError
+from photosearch_desktop.engine.duplicates.finder import (
+    SIMILAR_NEIGHBOURS,
+    _hash_pairs,
+    build_graph,
+    group_duplicates,
+    keeper_key,
+    keeper_reason,
+    label_pair,
+)
+from photosearch_desktop.engine.errors import Cancelled
 from photosearch_desktop.engine.records import IDENTICAL, KEEPER_RULE, SAME_PHOTO, SIMILAR_SHOT, PhotoMeta
 
 
@@ -57,33 +65,48 @@ def test_groups_do_not_chain_unrelated_photos(tmp_path: Path) -> None:
         assert all(m.similarity >= 0.9 for m in g.members)  # and every member close to the keeper
 
 
-def test_keeper_is_highest_resolution_then_largest_file_then_earliest_date(tmp_path: Path) -> None:
+def test_keeper_is_original_format_then_resolution_metadata_size_and_earliest_date(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     base = unit(rng.standard_normal(8))
-    vectors = np.stack([at_angle(base, unit(rng.standard_normal(8)), 0.99) for _ in range(5)])
+    vectors = np.stack([at_angle(base, unit(rng.standard_normal(8)), 0.99) for _ in range(7)])
+    camera = {"taken_source": "exif-original", "camera_model": "X100"}
     metas = [
-        PhotoMeta(800, 600, taken_at=datetime(2020, 1, 1)),  # p00: low resolution
-        PhotoMeta(1600, 1200, taken_at=datetime(2021, 1, 1)),  # p01: high res, big file, late
-        PhotoMeta(1600, 1200, taken_at=datetime(2019, 1, 1)),  # p02: high res, big file, earliest <- keeper
-        PhotoMeta(1600, 1200, taken_at=datetime(2018, 1, 1)),  # p03: high res, small file
-        PhotoMeta(1200, 1600, taken_at=None),  # p04: same pixels, no date, big file: after p02 and p01
+        PhotoMeta(800, 600, taken_at=datetime(2020, 1, 1), format="JPEG"),  # p00: low resolution
+        PhotoMeta(1600, 1200, taken_at=datetime(2021, 1, 1), format="JPEG", **camera),  # p01: late
+        PhotoMeta(1600, 1200, taken_at=datetime(2019, 1, 1), format="JPEG", **camera),  # p02: earliest
+        PhotoMeta(1600, 1200, taken_at=datetime(2018, 1, 1), format="JPEG", **camera),  # p03: small file
+        PhotoMeta(1600, 1200, taken_at=datetime(2017, 1, 1), format="JPEG"),  # p04: no camera facts
+        PhotoMeta(1200, 900, taken_at=datetime(2022, 1, 1), format="HEIF"),  # p05: the original <- keeper
+        PhotoMeta(1600, 1200, taken_at=datetime(2022, 1, 1), format="JPEG", gps_lat=1.0),  # p06: GPS only
     ]
-    sizes = [9000, 5000, 5000, 4000, 5000]
+    sizes = [9000, 5000, 5000, 4000, 9000, 1000, 5000]
     catalog, _ = constructed_catalog(tmp_path / "c.sqlite", vectors, metas, sizes)
     (group,) = group_duplicates(build_graph(catalog, tmp_path, 0.9), catalog, 0.9)
-    assert group.keeper.rel_path == "p02.jpg"
     ordered = sorted(group.photos, key=keeper_key)
-    assert [p.rel_path for p in ordered] == ["p02.jpg", "p01.jpg", "p04.jpg", "p03.jpg", "p00.jpg"]
-    assert "highest resolution" in KEEPER_RULE and "largest file" in KEEPER_RULE and "earliest" in KEEPER_RULE
-    assert group.keeper_path == str(tmp_path / "p02.jpg")
+    # Format, then pixels, then how many of camera date / GPS / camera model, then size, then date.
+    assert [p.rel_path for p in ordered] == ["p05.jpg", "p02.jpg", "p01.jpg", "p03.jpg", "p06.jpg", "p04.jpg", "p00.jpg"]
+    assert group.keeper.rel_path == "p05.jpg" and group.keeper_path == str(tmp_path / "p05.jpg")
+    assert group.keeper_reason == "the original format (HEIF), not a JPEG copy"
+    assert KEEPER_RULE.index("original format") < KEEPER_RULE.index("highest resolution") < KEEPER_RULE.index(
+        "camera date") < KEEPER_RULE.index("largest file") < KEEPER_RULE.index("earliest")
+    # Each step of the rule explains the keeper when the steps before it tie.
+    photo = {p.rel_path: p for p in group.photos}
+    assert keeper_reason(photo["p02.jpg"], [photo["p00.jpg"]]).startswith("the highest resolution (1600×1200")
+    assert "carries a camera date, the camera model" in keeper_reason(photo["p02.jpg"], [photo["p04.jpg"]])
+    assert "the largest file" in keeper_reason(photo["p02.jpg"], [photo["p03.jpg"]])
+    assert "the earliest date (2019-01-01" in keeper_reason(photo["p02.jpg"], [photo["p01.jpg"]])
 
 
-def test_threshold_too_low_for_the_library_is_refused_and_cancel_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    vectors = unit(np.ones((6, 4)) + np.random.default_rng(0).normal(0, 0.01, (6, 4)))
+def test_a_threshold_too_low_gives_bounded_groups_and_cancel_stops(tmp_path: Path) -> None:
+    # 120 photos that all look alike: every photo keeps only its nearest neighbours, so the
+    # pairs grow with the photos, never with their square.
+    n = 120
+    vectors = unit(np.ones((n, 4)) + np.random.default_rng(0).normal(0, 0.01, (n, 4)))
     catalog, _ = constructed_catalog(tmp_path / "c.sqlite", vectors)
-    monkeypatch.setattr("photosearch_desktop.engine.duplicates.finder.MAX_PAIRS", 10)
-    with pytest.raises(DuplicateSearchError, match="too low"):
-        build_graph(catalog, tmp_path, 0.5)
+    graph = build_graph(catalog, tmp_path, 0.5)
+    assert n * SIMILAR_NEIGHBOURS // 2 <= len(graph.a) <= n * SIMILAR_NEIGHBOURS < n * (n - 1) // 2
+    groups = group_duplicates(graph, catalog, 0.5)
+    assert sorted(p.rel_path for g in groups for p in g.photos) == sorted(f"p{i:02d}.jpg" for i in range(n))
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(Cancelled):
@@ -111,20 +134,15 @@ def test_labels_same_photo_for_copies_and_similar_shot_for_other_pictures(tmp_pa
     assert label_pair(keeper, tmp_path / "gone.jpg") == SIMILAR_SHOT  # unreadable: never "same photo"
 
 
-def test_duplicate_finder_decodes_only_pairs_with_close_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import photosearch_desktop.engine.duplicates.finder as dup
-
+def test_close_perceptual_hashes_make_candidate_copies_whatever_the_vectors(tmp_path: Path) -> None:
     axes = np.eye(16, dtype=np.float32)
-    # Three pairs of look-alikes at cosine 0.7 (below the threshold: only pixels can tell a
-    # copy), each pair orthogonal to the others.
-    vectors = np.stack([v for g in range(3) for v in (axes[g], at_angle(axes[g], axes[g + 3], 0.7))])
+    vectors = axes[:6]  # all orthogonal: no neighbour would propose them
     h = 0x3A5C_96E1_0F0F_7B24
-    hashes = [h, h ^ 0b101, h, ~h, None, h]  # 2 bits apart; 64 bits apart; one unknown
+    hashes = [h, h ^ 0b101, h ^ 0x7FFF_0000_0000_0000, ~h, None, h ^ 0xFF]  # 2 bits apart; 15; 64; unknown; 8
     metas = [PhotoMeta(100, 100, pixel_hash=h) for h in hashes]
     catalog, ids = constructed_catalog(tmp_path / "c.sqlite", vectors, metas)
     assert catalog.pixel_hashes(list(ids.values())) == {ids[f"p{i:02d}.jpg"]: h for i, h in enumerate(hashes) if h is not None}
-    decoded: list[str] = []
-    monkeypatch.setattr(dup, "_thumb", lambda path: decoded.append(path.name))
-    build_graph(catalog, tmp_path, 0.9)
-    # The close pair and the pair with an unknown hash are compared on pixels; the far pair is not.
-    assert sorted(decoded) == ["p00.jpg", "p01.jpg", "p04.jpg", "p05.jpg"]
+    found = {tuple(p) for p in _hash_pairs(catalog, np.sort(np.array(list(ids.values())))).tolist()}
+    pid = [ids[f"p{i:02d}.jpg"] for i in range(6)]
+    # Within COPY_HASH_MAX bits: p00-p01 (2), p00-p05 (8), p01-p05 (8); p02 is 15 away, p03 64.
+    assert found == {(pid[0], pid[1]), (pid[0], pid[5]), (pid[1], pid[5])}

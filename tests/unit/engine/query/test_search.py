@@ -31,19 +31,20 @@ def test_collapsed_search_returns_k_distinct_results_with_counts(tmp_path: Path)
 
     plain = search_vector(catalog, index, tmp_path, query, 3, SearchFilters(), dup_threshold=0.9)
     assert all(int(r.photo.rel_path[1:3]) < 5 for r in plain)  # all three: versions of the first picture
-    collapsed = search_vector(
-        catalog, index, tmp_path, query, 3, SearchFilters(collapse_duplicates=True), dup_threshold=0.9
-    )
+    # By default only copies fold (these photos have no signatures: nothing is a copy)...
+    assert search_vector(catalog, index, tmp_path, query, 3, SearchFilters(collapse_duplicates=True),
+                         dup_threshold=0.9) == plain
+    # ...with fold_similar, photos at cosine >= dup_threshold fold too.
+    similar = SearchFilters(collapse_duplicates=True, fold_similar=True)
+    collapsed = search_vector(catalog, index, tmp_path, query, 3, similar, dup_threshold=0.9)
     assert len(collapsed) == 3
     kept = np.stack([vectors[int(r.photo.rel_path[1:3])] for r in collapsed])
     assert (kept @ kept.T - np.eye(3)).max() < 0.9  # three distinct pictures
     assert [len(r.folded) for r in collapsed] == [4, 4, 4]  # the "+4" badges
     assert all(f.score <= r.score for r in collapsed for f in r.folded)
     assert [r.score for r in collapsed] == sorted((r.score for r in collapsed), reverse=True)
-    # Without a threshold (no model spec) or with the flag off, nothing is folded.
-    assert search_vector(catalog, index, tmp_path, query, 3, SearchFilters(collapse_duplicates=True)) == plain
+    # Without a threshold (no model spec), nothing is folded.
+    assert search_vector(catalog, index, tmp_path, query, 3, similar) == plain
     # The candidates run out: fewer distinct results than asked, none lost.
-    everything = search_vector(
-        catalog, index, tmp_path, query, 100, SearchFilters(collapse_duplicates=True), dup_threshold=0.9
-    )
+    everything = search_vector(catalog, index, tmp_path, query, 100, similar, dup_threshold=0.9)
     assert len(everything) + sum(len(r.folded) for r in everything) == len(vectors)
