@@ -55,6 +55,19 @@ def _is_candidate(name: str, path: str, known: bool) -> bool:
         return False
 
 
+def _folder_key(path: str, st: os.stat_result) -> tuple[int, int] | str:
+    """What makes a folder the same folder however it was reached.
+
+    ``(st_dev, st_ino)`` where the file system gives them; ``os.DirEntry.stat()`` on Windows
+    leaves both 0 (CPython documents it), and every folder would then look like the first one
+    visited, so there the resolved real path (links and junctions followed, case folded where
+    the platform folds it) stands in.
+    """
+    if st.st_ino == 0 and st.st_dev == 0:
+        return os.path.normcase(os.path.realpath(path))
+    return (st.st_dev, st.st_ino)
+
+
 def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> ScanResult:
     """Find every photo under ``root``.
 
@@ -70,7 +83,8 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
         raise FileNotFoundError(f"The library folder {root} cannot be opened: {exc.strerror or exc}") from exc
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(f"{root} is not a folder")
-    visited = {(st.st_dev, st.st_ino)}
+    # Both forms for the root: a link back to it is known whichever form its entry gives.
+    visited: set[tuple[int, int] | str] = {(st.st_dev, st.st_ino), os.path.normcase(os.path.realpath(root))}
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     while stack:
         dir_path, rel_dir = stack.pop()
@@ -88,7 +102,7 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
                 try:
                     if entry.is_dir():  # follows links
                         est = entry.stat()
-                        key = (est.st_dev, est.st_ino)
+                        key = _folder_key(entry.path, est)
                         if key not in visited:
                             visited.add(key)
                             stack.append((entry.path, rel))

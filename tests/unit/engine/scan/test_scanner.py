@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,63 @@ def test_scanner_keeps_non_utf8_names(tmp_path: Path) -> None:
     assert list(scan_library(tmp_path).files) == [name]
     assert path_from_db(path_to_db(name)) == name
     path_to_db(name).encode("utf-8")  # storable in SQLite
+
+
+class _WindowsLikeEntry:
+    """An ``os.DirEntry`` whose ``stat()`` reports inode and device 0, as it does on Windows."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry = entry
+        self.name, self.path = entry.name, entry.path
+
+    def is_dir(self) -> bool:
+        return self._entry.is_dir()
+
+    def is_file(self) -> bool:
+        return self._entry.is_file()
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def stat(self) -> os.stat_result:
+        fields = list(self._entry.stat())
+        fields[stat.ST_INO] = fields[stat.ST_DEV] = 0
+        return os.stat_result(fields)
+
+
+_real_scandir = os.scandir
+
+
+class _WindowsLikeScandir:
+    def __init__(self, path: str) -> None:
+        self._it = _real_scandir(path)
+
+    def __enter__(self) -> _WindowsLikeScandir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._it.close()
+
+    def __iter__(self) -> Iterator[_WindowsLikeEntry]:
+        return (_WindowsLikeEntry(e) for e in self._it)
+
+
+def test_scanner_finds_every_folder_when_stat_gives_no_inode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows: DirEntry.stat() has st_ino == st_dev == 0. A guard on (dev, inode) alone took
+    every folder after the first for one already seen and indexed almost nothing."""
+    expected = []
+    for year in ("2019", "2020"):
+        for month in ("01", "02", "03"):
+            folder = tmp_path / year / month
+            folder.mkdir(parents=True)
+            write_jpeg(folder / "p.jpg", solid((1, 2, 3)))
+            expected.append(f"{year}/{month}/p.jpg")
+    os.symlink(tmp_path, tmp_path / "2019" / "01" / "back-to-root")  # a real loop
+    os.symlink(tmp_path / "2020", tmp_path / "again-2020")  # a second way into a visited folder
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", _WindowsLikeScandir)
+
+    result = scan_library(tmp_path)
+    assert len(result.files) == len(expected)  # each photo once: neither link walked a folder again
+    found = {rel.replace("again-2020/", "2020/") for rel in result.files}
+    assert found == set(expected)
+    assert result.problems == []
