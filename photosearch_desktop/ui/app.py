@@ -44,10 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(log_dir: Path, verbose: bool) -> Path | None:
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    console = logging.StreamHandler()
-    console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(console)
+    if sys.stderr is not None:  # None under the Windows GUI launcher (pythonw): the log file only
+        console = logging.StreamHandler()
+        console.setLevel(logging.INFO if verbose else logging.WARNING)
+        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(console)
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / "photosearch-desktop.log"
