@@ -22,12 +22,12 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage, 
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolButton
 
 from photosearch_desktop.engine.system.paths import app_dirs
-from photosearch_desktop.ui.app import ExceptionReporter
 from photosearch_desktop.ui.latest import Ticket
 from photosearch_desktop.ui.library_controller import LIBRARY_PAGE, WELCOME_PAGE
 from photosearch_desktop.ui.main_window import MainWindow
 from photosearch_desktop.ui.settings import AppSettings, Preferences
 from photosearch_desktop.ui.settings_dialog import SettingsDialog
+from photosearch_desktop.ui.window_app import ExceptionReporter
 
 MODEL = "efficientnet-lite2"
 INDEX_TIMEOUT_MS = 90_000
