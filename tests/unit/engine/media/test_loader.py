@@ -292,6 +292,20 @@ def test_truncated_other_formats_raise(tmp_path: Path, fmt: str) -> None:
     assert err.code in ("truncated", "corrupt")
 
 
+@pytest.mark.parametrize("min_side", [None, 8])
+def test_png_with_a_broken_data_stream_is_corrupt(tmp_path: Path, min_side: int | None) -> None:
+    """Pillow's Tests/images/broken_data_stream.png, in small: its header is fine, a scanline
+    is not. It was indexed as a photo: reading its EXIF made Pillow decode it (to look for an
+    eXIf chunk after the pixels), the error was swallowed there, and the load() after it had
+    nothing left to do and returned the half-decoded image."""
+    path = gen.png_bad_filter(tmp_path / "broken_data_stream.png")
+    with pytest.raises(OSError, match="unrecognized data stream contents"):
+        Image.open(path).load()  # what Pillow itself says
+    err = load_err(path, min_side=min_side)
+    assert err.code == "corrupt" and "unrecognized data stream contents" in err.reason
+    assert read_metadata(path).width == 16  # the header alone is fine, and read without decoding
+
+
 @pytest.mark.parametrize("name", ["noise.jpg", "noise.png", "noise.heic"])
 def test_random_bytes_are_not_an_image(tmp_path: Path, name: str) -> None:
     assert load_err(gen.random_bytes(tmp_path / name)).code == "not-an-image"
