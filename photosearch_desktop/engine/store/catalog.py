@@ -190,7 +190,13 @@ class Catalog:
         self.frozen_by_full_disk = False
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            # Closed at once, not when the traceback lets go of this object: Windows cannot
+            # rename an open file, and a damaged catalog is moved aside next (store/recovery.py).
+            self.close()
+            raise
 
     # -- connections -------------------------------------------------------------------------
 
