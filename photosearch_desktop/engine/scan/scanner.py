@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..media.formats import NOT_PHOTOS, RAW_EXTENSIONS, sniff
 from ..records import SkippedFile
+from ..system.longpaths import long_path
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,22 @@ def _is_candidate(name: str, path: str, known: bool) -> bool:
         return False
     # Unknown or missing extension: decide by content (e.g. a JPEG saved without ".jpg").
     try:
-        with open(path, "rb") as fh:
+        with open(long_path(path), "rb") as fh:
             kind = sniff(fh.read(32))
         return kind is not None and kind not in NOT_PHOTOS
     except OSError:
         return False
+
+
+def _hidden(st: object) -> bool:
+    """Hidden the platform's own way, besides a leading dot: Windows's hidden attribute
+    (``$RECYCLE.BIN`` and ``System Volume Information`` at the root of a memory card or USB
+    drive carry it: the recycle bin's photos are no part of the library), macOS's hidden flag.
+    Not Windows's "system" attribute alone: Explorer sets it on folders with a custom icon.
+    Read from a stat the walk takes anyway; Linux has neither field."""
+    attributes = getattr(st, "st_file_attributes", 0)
+    flags = getattr(st, "st_flags", 0)
+    return bool(attributes & stat.FILE_ATTRIBUTE_HIDDEN or flags & stat.UF_HIDDEN)
 
 
 def _folder_key(path: str, st: os.stat_result) -> tuple[int, int] | str:
@@ -71,7 +83,8 @@ def _folder_key(path: str, st: os.stat_result) -> tuple[int, int] | str:
 def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> ScanResult:
     """Find every photo under ``root``.
 
-    Hidden files and folders (name starting with ".") are not part of the library. Symbolic
+    Hidden files and folders (name starting with ".", or hidden by the platform's own
+    attribute, see :func:`_hidden`) are not part of the library. Symbolic
     links are followed, but each real folder is visited once, so link loops are harmless.
     ``known`` holds paths already in the catalog: they are not sniffed again.
     """
@@ -89,7 +102,8 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
     while stack:
         dir_path, rel_dir = stack.pop()
         try:
-            it = os.scandir(dir_path)
+            # A long folder path gets Windows's long-path prefix; its entries' paths inherit it.
+            it = os.scandir(long_path(dir_path))
         except OSError as exc:
             result.problems.append(SkippedFile(rel_dir or ".", f"Folder cannot be read: {exc.strerror or exc}"))
             continue
@@ -103,7 +117,7 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
                     if entry.is_dir():  # follows links
                         est = entry.stat()
                         key = _folder_key(entry.path, est)
-                        if key not in visited:
+                        if key not in visited and not _hidden(est):
                             visited.add(key)
                             stack.append((entry.path, rel))
                         continue
@@ -114,6 +128,8 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
                     if not _is_candidate(name, entry.path, rel in known):
                         continue
                     est = entry.stat()
+                    if _hidden(est):
+                        continue
                 except OSError as exc:
                     result.problems.append(SkippedFile(rel, f"Cannot be read: {exc.strerror or exc}"))
                     continue

@@ -6,6 +6,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from imagegen import solid, write_jpeg
@@ -132,3 +133,35 @@ def test_scanner_finds_every_folder_when_stat_gives_no_inode(tmp_path: Path, mon
     found = {rel.replace("again-2020/", "2020/") for rel in result.files}
     assert found == set(expected)
     assert result.problems == []
+
+
+class _AttributedEntry(_WindowsLikeEntry):
+    """A Windows entry whose stat carries st_file_attributes (hidden for the names given)."""
+
+    hidden_names: frozenset[str] = frozenset()
+
+    def stat(self) -> os.stat_result:
+        st = super().stat()
+        hidden = stat.FILE_ATTRIBUTE_HIDDEN if self.name in self.hidden_names else 0
+        fields = {name: getattr(st, name) for name in ("st_mode", "st_ino", "st_dev", "st_size", "st_mtime_ns")}
+        return SimpleNamespace(**fields, st_file_attributes=hidden | stat.FILE_ATTRIBUTE_ARCHIVE)  # type: ignore[return-value]
+
+
+def test_scanner_skips_what_windows_hides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A memory card as the library: its recycle bin holds deleted photos, hidden by attribute
+    (no leading dot on Windows)."""
+    (tmp_path / "DCIM" / "100CANON").mkdir(parents=True)
+    (tmp_path / "$RECYCLE.BIN" / "S-1-5-21").mkdir(parents=True)
+    write_jpeg(tmp_path / "DCIM" / "100CANON" / "IMG_0001.JPG", solid((1, 2, 3)))
+    write_jpeg(tmp_path / "$RECYCLE.BIN" / "S-1-5-21" / "$RABC123.JPG", solid((4, 5, 6)))
+    write_jpeg(tmp_path / "DCIM" / "100CANON" / "hidden.jpg", solid((7, 8, 9)))
+
+    class Scandir(_WindowsLikeScandir):
+        def __iter__(self) -> Iterator[_WindowsLikeEntry]:
+            for e in self._it:
+                entry = _AttributedEntry(e)
+                entry.hidden_names = frozenset({"$RECYCLE.BIN", "hidden.jpg"})
+                yield entry
+
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", Scandir)
+    assert list(scan_library(tmp_path).files) == ["DCIM/100CANON/IMG_0001.JPG"]
