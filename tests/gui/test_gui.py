@@ -124,7 +124,7 @@ def result_paths(window: MainWindow) -> list[str]:
 
 
 def wait_results(qtbot, window: MainWindow, check=lambda paths: bool(paths)) -> list[str]:  # type: ignore[no-untyped-def]
-    qtbot.waitUntil(lambda: check(result_paths(window)) and window.header.detail.text() != "Searching…",
+    qtbot.waitUntil(lambda: bool(check(result_paths(window))) and window.header.detail.text() != "Searching…",
                     timeout=QUERY_TIMEOUT_MS)
     return result_paths(window)
 
