@@ -116,9 +116,12 @@ def qt_plugin(name: str) -> Path | None:
     spec = importlib.util.find_spec("PySide6")
     if spec is None or not spec.submodule_search_locations:
         return None
-    base = Path(list(spec.submodule_search_locations)[0])
-    path = base / "Qt" / "plugins" / "platforms" / f"libq{name}.so"
-    return path if path.is_file() else None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "Qt" / "plugins" / "platforms"
+    # "wayland" is libqwayland.so from Qt 6.10 on, libqwayland-generic.so before.
+    for file_name in (f"libq{name}.so", f"libq{name}-generic.so"):
+        if (folder / file_name).is_file():
+            return folder / file_name
+    return None
 
 
 def ldd_missing(library: Path) -> list[str]:
