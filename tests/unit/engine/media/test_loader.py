@@ -12,6 +12,7 @@ from pathlib import Path
 
 import imagegen as gen
 import numpy as np
+import PIL
 import pytest
 from loadcheck import close, load_err, load_ok
 from PIL import Image, TiffImagePlugin
@@ -180,6 +181,8 @@ def test_float_and_32bit_modes(tmp_path: Path) -> None:
     "mode, colour", [("1", 1), ("L", 200), ("YCbCr", (200, 128, 128)), ("LAB", (200, 128, 128))]
 )
 def test_other_modes(tmp_path: Path, mode: str, colour: object) -> None:
+    if mode == "YCbCr" and int(PIL.__version__.split(".")[0]) < 13:
+        pytest.skip("Pillow before 13 cannot read an uncompressed YCbCr TIFF (it says: truncated)")
     path = tmp_path / "m.tif"
     Image.new(mode, (8, 8), colour).save(path)  # type: ignore[arg-type]
     im = load_ok(path).image
