@@ -12,6 +12,7 @@ import logging
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -19,15 +20,30 @@ from typing import Any
 
 from . import __version__
 from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
-from .engine.library import DEFAULT_MODEL, Library, available_models
+from .engine.library import (
+    DEFAULT_MODEL,
+    Library,
+    WithoutImageData,
+    app_dirs,
+    available_models,
+    find_moved_library,
+    keep_private,
+    offline_summary,
+    parse_weight,
+    relink_library,
+)
 from .engine.records import (
     KEEPER_RULE,
     DuplicateGroup,
     IndexReport,
+    MovedLibrary,
+    OfflineFolder,
     PhotoRecord,
     PipelineOptions,
     Progress,
+    QueryTerm,
     SearchFilters,
+    SearchQuery,
     SearchResult,
 )
 
@@ -63,6 +79,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
 
 
+def _redownload(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redownload-weights", action="store_true",
+        help="download the model's weights anew (when the ones on this computer were refused)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photosearch", description="Search your own photos by what they look like. Nothing leaves your machine."
@@ -78,24 +101,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _redownload(p)
+    p.add_argument(
+        "--remove-missing", action="store_true",
+        help="drop every photo whose file is not found, offline ones too (by default photos that vanish "
+        "in bulk, as when a drive is unplugged, are kept offline and come back when their files do)",
+    )
+    p.add_argument(
+        "--relink", action=argparse.BooleanOptionalAction, default=None,
+        help="when the folder has no index yet but holds a library indexed elsewhere (moved, renamed, another "
+        "drive letter): --relink uses that index, --no-relink indexes the folder anew (default: ask)",
+    )
 
-    p = sub.add_parser("search", help="find photos that look like an image, a library photo, or words")
+    p = sub.add_parser(
+        "search", help="find photos that look like images, library photos or words (combine them freely)",
+        description="Each --image, --photo, --text and --add adds to what is looked for, --subtract steers away "
+        "from it; any of them may start with a weight, e.g. --add 2:sunset or --subtract 0.5:people.",
+    )
     _common(p)
-    q = p.add_mutually_exclusive_group(required=True)
-    q.add_argument("--image", type=Path, help="an image file, inside the library or not")
-    q.add_argument("--photo", help="a library photo (relative path or id): more like this")
-    q.add_argument("--text", help='words, e.g. "dog on a beach" (CLIP models)')
+    p.add_argument("--image", action="append", default=[], metavar="[W:]FILE",
+                   help="an image file, inside the library or not (repeat for several)")
+    p.add_argument("--photo", action="append", default=[], metavar="[W:]PHOTO",
+                   help="a library photo (relative path or id): more like this (repeat for several)")
+    p.add_argument("--text", action="append", default=[], metavar="[W:]WORDS",
+                   help='words, e.g. "dog on a beach" (CLIP models)')
+    p.add_argument("--add", action="append", default=[], metavar="[W:]WORDS|IMAGE",
+                   help="also look for these words, this image file or library photo")
+    p.add_argument("--subtract", action="append", default=[], metavar="[W:]WORDS|IMAGE",
+                   help='steer away from these words, image file or library photo ("not this")')
+    p.add_argument("--saved", metavar="NAME", help="run a saved search (see 'photosearch saved'); filters given here win")
+    p.add_argument("--save", metavar="NAME", help="save this search (terms and filters) under NAME")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the results to FILE as CSV")
     p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
-    p.add_argument("--folder", default="", help="only this sub-folder of the library (and below)")
+    p.add_argument("--folder", help="only this sub-folder of the library (and below)")
     p.add_argument("--from", dest="date_from", type=_parse_date, help="taken on or after YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", type=lambda s: _parse_date(s, end_of_day=True), help="taken on or before YYYY-MM-DD")
-    p.add_argument("--include-undated", action="store_true", help="keep photos without a date when a date filter is set")
+    p.add_argument("--include-undated", action="store_true", default=None,
+                   help="keep photos without a date when a date filter is set")
     p.add_argument("--min-score", type=float, help="drop results below this similarity (-1..1)")
     p.add_argument(
-        "--collapse", action=argparse.BooleanOptionalAction, default=True,
+        "--collapse", action=argparse.BooleanOptionalAction, default=None,
         help="fold near-duplicates under the best-ranked of them, so -k counts distinct pictures "
         "(default; JSON: 'folded' paths). --no-collapse lists every photo",
     )
+    _redownload(p)
+
+    p = sub.add_parser("saved", help="list the searches saved for this library")
+    _common(p)
 
     p = sub.add_parser("dupes", help="find groups of near-duplicate photos and suggest which to keep (changes nothing)")
     _common(p)
@@ -111,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="what is indexed, what was skipped and why, where the index lives")
     _common(p)
+
+    p = sub.add_parser("relink", help="move the index of a library that moved (or whose drive letter changed) to its new folder")
+    p.add_argument("old", type=Path, help="the folder the library was indexed at")
+    p.add_argument("new", type=Path, help="the folder that holds its photos now")
+    p.add_argument("--data-dir", type=Path, help="where the index lives (default: per-user data dir; env PHOTOSEARCH_DATA_DIR)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens (and tracebacks on failure)")
 
     sub.add_parser("models", help="list the models you can choose")
     return parser
@@ -169,9 +228,10 @@ def _result_json(rank: int, r: SearchResult) -> dict[str, Any]:
 
 
 def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
+    keep_private(app_dirs(args.data_dir))
     lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
-        readonly=readonly,
+        readonly=readonly, redownload_weights=getattr(args, "redownload_weights", False),
     )
     _print_notices(lib)
     return lib
@@ -191,6 +251,18 @@ def cmd_index(args: argparse.Namespace) -> int:
         **({"decode_workers": args.workers} if args.workers else {}),
     )
     cancel = threading.Event()
+    if args.relink is not False:
+        moved = find_moved_library(args.library, args.data_dir)
+        if moved is not None:
+            if not (args.relink or _ask_relink(moved, args.json)):
+                print(
+                    f"photosearch: {_moved_words(moved)}\nRun the command again with --relink to use its index "
+                    "(nothing is embedded again), or with --no-relink to index this folder anew.",
+                    file=sys.stderr,
+                )
+                return 1
+            moved = relink_library(moved.old_root, args.library, args.data_dir)
+            print(f"photosearch: {_relinked_words(moved)}", file=sys.stderr)
     with _open(args) as lib:
         if lib.indexed_model and lib.indexed_model != lib.model_name:
             print(
@@ -199,7 +271,10 @@ def cmd_index(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         try:
-            report = lib.index(progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options)
+            report = lib.index(
+                progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options,
+                remove_missing=args.remove_missing,
+            )
             _print_notices(lib)
         except KeyboardInterrupt:
             print("\nInterrupted. Finished photos are saved; run the same command to resume.", file=sys.stderr)
@@ -211,8 +286,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
     counts = lib.counts()
     if as_json:
-        out = {k: v for k, v in report.__dict__.items() if k != "scan_problems"}
+        out = {k: v for k, v in report.__dict__.items() if k not in ("scan_problems", "offline_folders")}
         out["scan_problems"] = [{"path": s.rel_path, "reason": s.reason} for s in report.scan_problems]
+        out["offline_folders"] = _offline_json(report.offline_folders)
         out["totals"] = counts
         print(json.dumps(out, indent=2))
         return
@@ -223,28 +299,88 @@ def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:
     )
     if report.rebuilt_for_model:
         print(f"The index was rebuilt for the model {report.rebuilt_for_model}.")
-    print(f"Library: {counts['indexed']} photos indexed, {counts['skipped']} skipped, {counts['pending']} pending.")
+    if report.returned:
+        print(f"{report.returned} offline photos are back (nothing was embedded again for them).")
+    if report.kept_unreadable:
+        print(f"{report.kept_unreadable} photos in folders that could not be read were kept as they were.")
+    offline = f", {counts['offline']} offline" if counts["offline"] else ""
+    print(f"Library: {counts['indexed']} photos indexed, {counts['skipped']} skipped, {counts['pending']} pending{offline}.")
+    _print_offline(lib, report.offline_folders, everything=not report.root_reachable or _online(counts) == 0)
     if counts["skipped"] or report.scan_problems:
         print("See why files were skipped with: photosearch status", lib.root)
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    filters = SearchFilters(
-        folder=args.folder, date_from=args.date_from, date_to=args.date_to, min_score=args.min_score,
-        include_undated=args.include_undated, collapse_duplicates=args.collapse,
+def _online(counts: dict[str, int]) -> int:
+    return counts["indexed"] + counts["pending"] + counts["skipped"]
+
+
+def _offline_json(folders: list[OfflineFolder] | tuple[OfflineFolder, ...]) -> list[dict[str, Any]]:
+    return [{"folder": f.folder, "photos": f.photos} for f in folders]
+
+
+def _print_offline(lib: Library, folders: list[OfflineFolder] | tuple[OfflineFolder, ...], everything: bool) -> None:
+    lines = offline_summary(lib.root, folders, everything)
+    if not lines:
+        return
+    print("\n".join(lines))
+    print(
+        "Their photos stay in the index, left out of results, and come back without being embedded again "
+        "with the next update that finds them.\n"
+        f"To drop them from the index instead: photosearch index {lib.root} --remove-missing"
     )
+
+
+def _moved_words(moved: MovedLibrary) -> str:
+    return (
+        f"This looks like the library that was at {moved.old_root} — use its index? ({moved.photos} photos; "
+        f"{moved.matched} of {moved.sampled} photos looked up are here unchanged.)"
+    )
+
+
+def _ask_relink(moved: MovedLibrary, as_json: bool) -> bool:
+    """In a terminal, ask; anywhere else, a decision the command line must make (False)."""
+    if as_json or not sys.stdin.isatty():
+        return False
+    answer = input(f"{_moved_words(moved)} [Y/n] ").strip().lower()
+    if answer in ("", "y", "yes"):
+        return True
+    if answer in ("n", "no"):
+        return False
+    raise LibraryError("No answer: nothing was changed.")
+
+
+def _relinked_words(moved: MovedLibrary) -> str:
+    return (
+        f"The index of {moved.old_root} ({moved.photos} photos) now belongs to {moved.new_root}: "
+        "nothing is embedded again."
+    )
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    moved = relink_library(args.old, args.new, args.data_dir)
+    if args.json:
+        print(json.dumps({"old": moved.old_root, "new": moved.new_root, "photos": moved.photos,
+                          "sampled": moved.sampled, "matched": moved.matched}, indent=2))
+    else:
+        print(_relinked_words(moved))
+        print(f"Run 'photosearch index {moved.new_root}' to pick up changes made since.")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
     with _open(args) as lib:
-        if args.image:
-            results = lib.search_image(args.image, args.k, filters)
-        elif args.text is not None:
-            results = lib.search_text(args.text, args.k, filters)
-        else:
-            photo = lib.photo_by_path(args.photo) or (
-                lib.photo(int(args.photo)) if args.photo.isdigit() else None
-            )
-            if photo is None:
-                raise LibraryError(f"'{args.photo}' is not a photo of this library.")
-            results = lib.search_photo(photo.id, args.k, filters)
+        saved = lib.saved_search(args.saved) if args.saved else None
+        query = _query(lib, args, saved.query if saved else None)
+        filters = _filters(args, saved.filters if saved else SearchFilters(collapse_duplicates=True))
+        if args.save:
+            lib.save_search(args.save, query, filters)
+        results = lib.search(query, args.k, filters)
+        if args.csv:
+            lib.export_csv(results, args.csv)
+        offline = lib.counts()["offline"]
+    if offline:
+        print(f"photosearch: note: {offline} offline photos (their files cannot be reached) were not searched; "
+              "see photosearch status.", file=sys.stderr)
     if args.json:
         out = [_result_json(i + 1, r) | {"folded": [f.photo.rel_path for f in r.folded]} for i, r in enumerate(results)]
         print(json.dumps(out, indent=2))
@@ -256,6 +392,90 @@ def cmd_search(args: argparse.Namespace) -> int:
             more = f"  (+{len(r.folded)} near-duplicates)" if r.folded else ""
             print(f"{i:3d}  {r.score:6.3f}  {date:10s}  {r.photo.rel_path}{more}")
     return 0
+
+
+def _query(lib: Library, args: argparse.Namespace, saved: SearchQuery | None) -> SearchQuery:
+    """The terms given on the command line, after a saved search's."""
+    terms = list(saved.terms) if saved else []
+    for text in args.image:
+        weight, path = parse_weight(text)
+        terms.append(QueryTerm("file", str(Path(path).expanduser()), weight=weight))
+    for text in args.photo:
+        weight, name = parse_weight(text)
+        terms.append(_photo_term(lib, name, weight))
+    for text in args.text:
+        weight, words = parse_weight(text)
+        terms.append(QueryTerm("text", words, weight=weight))
+    for sign, values in ((1.0, args.add), (-1.0, args.subtract)):
+        for text in values:
+            weight, value = parse_weight(text)
+            terms.append(_guess_term(lib, value, sign * weight))
+    return SearchQuery(tuple(terms))
+
+
+def _photo_term(lib: Library, name: str, weight: float) -> QueryTerm:
+    photo = lib.photo_by_path(name) or (lib.photo(int(name)) if name.isdigit() else None)
+    if photo is None:
+        raise LibraryError(f"'{name}' is not a photo of this library.")
+    return QueryTerm("photo", photo.rel_path, photo_id=photo.id, weight=weight)
+
+
+def _guess_term(lib: Library, value: str, weight: float) -> QueryTerm:
+    """An existing image file, else a photo of the library, else words."""
+    if Path(value).expanduser().is_file():
+        return QueryTerm("file", str(Path(value).expanduser()), weight=weight)
+    photo = lib.photo_by_path(value)
+    if photo is not None:
+        return QueryTerm("photo", photo.rel_path, photo_id=photo.id, weight=weight)
+    return QueryTerm("text", value, weight=weight)
+
+
+def _filters(args: argparse.Namespace, base: SearchFilters) -> SearchFilters:
+    """``base`` (a saved search's, or the defaults) with every filter given on the command line."""
+    given = {
+        "folder": args.folder, "date_from": args.date_from, "date_to": args.date_to,
+        "include_undated": args.include_undated, "min_score": args.min_score, "collapse_duplicates": args.collapse,
+    }
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+def cmd_saved(args: argparse.Namespace) -> int:
+    with _open(args) as lib:
+        searches = lib.saved_searches()
+    if args.json:
+        doc = [{"name": s.name, "terms": [_term_json(t) for t in s.query.terms], "filters": _filters_json(s.filters),
+                "saved_at": s.saved_at.isoformat(timespec="seconds")} for s in searches]
+        print(json.dumps(doc, indent=2))
+    elif not searches:
+        print("No saved searches yet. Save one with: photosearch search ... --save NAME")
+    else:
+        for s in searches:
+            terms = ", ".join(_term_words(t) for t in s.query.terms)
+            print(f"{s.name}: {terms}{_filter_words(s.filters)}")
+    return 0
+
+
+def _term_json(t: QueryTerm) -> dict[str, Any]:
+    return {"kind": t.kind, "value": t.label if t.kind == "pixels" else t.text, "weight": t.weight}
+
+
+def _term_words(t: QueryTerm) -> str:
+    sign = "-" if t.weight < 0 else "+"
+    weight = f"{abs(t.weight):g}:" if abs(t.weight) != 1 else ""
+    return f"{sign}{weight}{t.label}"
+
+
+def _filters_json(f: SearchFilters) -> dict[str, Any]:
+    return {"folder": f.folder, "from": f.date_from.date().isoformat() if f.date_from else None,
+            "to": f.date_to.date().isoformat() if f.date_to else None, "include_undated": f.include_undated,
+            "min_score": f.min_score, "collapse": f.collapse_duplicates}
+
+
+def _filter_words(f: SearchFilters) -> str:
+    parts = [f"in {f.folder}"] if f.folder else []
+    if f.date_from or f.date_to:
+        parts.append(f"{f.date_from.date() if f.date_from else '…'} to {f.date_to.date() if f.date_to else '…'}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _photo_json(p: PhotoRecord, abs_path: str) -> dict[str, Any]:
@@ -346,6 +566,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args, readonly=False) as lib:
         st = lib.status()
+    moved = find_moved_library(st.root, args.data_dir) if st.total == 0 else None
+    if moved is not None:
+        print(f"photosearch: note: {_moved_words(moved)} Use it with: photosearch relink {moved.old_root} {st.root}",
+              file=sys.stderr)
     spec = {m.name: m for m in available_models()}.get(st.model or "")
     if args.json:
         print(
@@ -361,6 +585,9 @@ def cmd_status(args: argparse.Namespace) -> int:
                     "skipped_count": len(st.skipped),
                     "skipped": [{"path": s.rel_path, "reason": s.reason} for s in st.skipped],
                     "last_indexed_at": st.last_indexed_at.isoformat(timespec="seconds") if st.last_indexed_at else None,
+                    "offline": st.offline,
+                    "offline_folders": _offline_json(st.offline_folders),
+                    "reachable": st.reachable,
                 },
                 indent=2,
             )
@@ -369,9 +596,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Library:   {st.root}")
     print(f"Index:     {st.data_dir}")
     print(f"Model:     {st.model or '(not indexed yet)'}" + (f" — {spec.description}" if spec else ""))
-    print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped")
+    offline = f", {st.offline} offline" if st.offline else ""
+    print(f"Photos:    {st.indexed} indexed, {st.pending} pending, {len(st.skipped)} skipped{offline}")
     if st.last_indexed_at:
         print(f"Updated:   {st.last_indexed_at:%Y-%m-%d %H:%M}")
+    if st.offline:
+        print("\nOffline (kept in the index, left out of results):")
+        for line in offline_summary(Path(st.root), st.offline_folders, not st.reachable or st.total == st.offline):
+            print(f"  {line}")
     if st.skipped:
         print("\nSkipped files:")
         for s in st.skipped:
@@ -389,8 +621,8 @@ def cmd_models(_: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "index": cmd_index, "search": cmd_search, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
-    "eval": cmd_eval,
+    "index": cmd_index, "search": cmd_search, "saved": cmd_saved, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
+    "eval": cmd_eval, "relink": cmd_relink,
 }
 
 
@@ -399,10 +631,17 @@ def main(argv: list[str] | None = None) -> int:
     # as the bytes they were instead of crashing on them.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="surrogateescape")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "search" and not (args.image or args.photo or args.text or args.add or args.saved):
+        parser.error("one of the arguments --image --photo --text --add --saved is required")
     verbose = getattr(args, "verbose", False)
+    stderr = logging.StreamHandler()
+    stderr.addFilter(WithoutImageData())
+    # To stderr only: the command line keeps no log file.
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+        handlers=[stderr],
     )
     try:
         return COMMANDS[args.command](args)
@@ -449,6 +688,7 @@ _CLI_WORDS = {
     Action.USE_INDEXED_WEIGHTS: "pass the weights file the library was indexed with (--weights FILE)",
     Action.CONNECT: "connect to the internet and try again (the weights download once)",
     Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.DOWNLOAD_WEIGHTS_AGAIN: "download them again: run the command again with --redownload-weights",
     Action.UPDATE_APP: "update PhotoSearch",
     Action.CHOOSE_DEVICE: "use --device auto, cpu, cuda, cuda:N or mps",
     Action.FREE_DISK: "free some space, then run the command again",
@@ -456,6 +696,7 @@ _CLI_WORDS = {
     Action.WAIT: "wait for it to finish, then try again",
     Action.RAISE_THRESHOLD: "raise --threshold",
     Action.RESTART: "run the command again",
+    Action.RECONNECT: "connect the drive or network share that holds the photos, then run 'photosearch index'",
 }
 
 

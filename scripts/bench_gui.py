@@ -132,8 +132,8 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from photosearch_desktop.engine.system.paths import app_dirs
-    from photosearch_desktop.ui.jobs import Query
     from photosearch_desktop.ui.main_window import MainWindow
+    from photosearch_desktop.ui.queries import file_query
     from photosearch_desktop.ui.settings import AppSettings
 
     data_dir = work / "stall-data"
@@ -166,10 +166,10 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
     probe.set_phase("query + thumbnails")
     query = next(p for p in sorted(library.rglob("*")) if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     t0 = time.perf_counter()
-    window.search.run(Query.from_file(query))
-    run_event_loop_until(lambda: window.result_model.rowCount() > 0, 120, "results")
+    window.search.run(file_query([query]))
+    run_event_loop_until(lambda: window.photo_model.rowCount() > 0, 120, "results")
     facts["first_query_s"] = round(time.perf_counter() - t0, 3)
-    model = window.result_model
+    model = window.photo_model
 
     def thumbnails_ready() -> bool:
         area = window.grid.viewport().rect()
@@ -181,7 +181,7 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
 
     # 3. Thousands of results: model reset and scrolling through the grid.
     probe.set_phase("5000 results + scrolling")
-    base = [model.result(i) for i in range(model.rowCount())]
+    base = [model.item(i) for i in range(model.rowCount())]
     many = [base[i % len(base)] for i in range(5000)]
     t0 = time.perf_counter()
     model.set_results(many)
@@ -201,6 +201,170 @@ def measure_stalls(library: Path, work: Path, model: str) -> tuple[dict, dict]:
     probe.set_phase("close")
     window.close()
     return probe.summary(), facts
+
+
+# -- browsing a big library ---------------------------------------------------------------------
+
+BROWSE_SHOWN_BUDGET_S = 0.5
+BROWSE_MEMORY_BUDGET_MB = 400.0
+BROWSE_DIM = 512  # CLIP's vectors: what a default library holds
+
+
+def rss_mb() -> tuple[float, float]:
+    """(current, peak) resident memory of this process, MB."""
+    values = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def browse_paths(work: Path) -> tuple[Path, Path, str, Path]:
+    """(library, data dir, model name, weights) of the set-up made by :func:`browse_setup`."""
+    return work / "library", work / "data", f"clip:{work / 'model' / 'tiny-clip-test.json'}", work / "model" / "tiny-clip.pt"
+
+
+def browse_setup(work: Path, count: int) -> None:
+    """A library of ``count`` small photo files in 100 folders, indexed (a synthetic catalog:
+    dates over ten years, random 512-d vectors under a tiny CLIP model's identity) and with
+    every thumbnail in the disk cache, as after a person has browsed it once. Kept in ``work``
+    between runs. Runs in a process of its own: it imports torch, which the window never does."""
+    import hashlib
+
+    import numpy as np
+    from PIL import Image
+
+    sys.path.insert(0, str(REPO / "tests" / "helpers"))
+    sys.path.insert(0, str(REPO / "tests"))
+    from tinyclip import make_tiny_clip
+    from whitebox import catalog_of
+
+    from photosearch_desktop.engine.library import Library, app_dirs
+    from photosearch_desktop.engine.records import PhotoMeta
+    from photosearch_desktop.ui.thumbnails import make_thumbnail
+
+    root, data_dir, model, weights = browse_paths(work)
+    done = work / "ready"
+    if done.exists():
+        return
+    _, _, config = make_tiny_clip(work / "model")
+    rng = np.random.default_rng(0)
+    blobs = []
+    for seed in range(256):  # distinct pictures, reused: writing 100k files stays quick
+        pixels = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        path = work / "blob.jpg"
+        Image.fromarray(pixels).resize((96, 72), Image.Resampling.BICUBIC).save(path, quality=80)
+        blobs.append(path.read_bytes())
+    rels = [f"{2015 + i % 10}/event{i // 1000:03d}/img_{i:06d}.jpg" for i in range(count)]
+    for i, rel in enumerate(rels):
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blobs[i % len(blobs)])
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    lib = Library(root, data_dir=data_dir, model=model, weights=weights)
+    catalog = catalog_of(lib)
+    stats = [(root / rel).stat() for rel in rels]
+    catalog.apply_changes([(rel, st.st_size, st.st_mtime_ns, None) for rel, st in zip(rels, stats, strict=True)],
+                          [], [], [], [])
+    catalog.set_model(model, f"open_clip/{config.stem}/sha256:{digest}", BROWSE_DIM)
+    base = np.datetime64("2015-01-01T00:00:00")
+    pending = catalog.pending()
+    for start in range(0, len(pending), 5000):
+        chunk = pending[start : start + 5000]
+        vectors = rng.standard_normal((len(chunk), BROWSE_DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        seconds = rng.integers(0, 10 * 365 * 86400, len(chunk))
+        metas = [PhotoMeta(96, 72, (base + int(s)).item(), "exif-original") for s in seconds]
+        catalog.store_batch([(pid, v, m, None) for (pid, _), v, m in zip(chunk, vectors, metas, strict=True)], [])
+    lib.close()
+    side = 160  # the default thumbnail size, at a device pixel ratio of 1 (offscreen)
+    cache = app_dirs(data_dir).thumbnails
+    for rel in rels:
+        make_thumbnail(root / rel, side, cache)
+    done.write_text("ok")
+
+
+def measure_browse(work: Path, count: int) -> dict:
+    """Open a big library, choose "All photos" and scroll from top to bottom."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    where = work / f"browse-{count}"
+    subprocess.run([sys.executable, __file__, "--browse-setup", str(count), "--work", str(where)], check=True)
+    root, data_dir, model, weights = browse_paths(where)
+    from photosearch_desktop.engine.library import app_dirs
+    from photosearch_desktop.ui.main_window import MainWindow
+    from photosearch_desktop.ui.settings import AppSettings
+
+    os.environ["PHOTOSEARCH_DATA_DIR"] = str(data_dir)
+    window = MainWindow(AppSettings(app_dirs(data_dir).config), data_dir=data_dir, model=model, weights=weights)
+    window.resize(1320, 820)
+    window.show()
+    probe = StallProbe()
+    probe.start()
+    facts: dict = {"photos": count}
+    model_ = window.photo_model
+
+    def screen_ready(thumbnails: bool) -> bool:
+        rows = list(window.grid.visible_rows())
+        if not rows or model_.item(rows[0]) is None or any(model_.item(r) is None for r in rows):
+            return False
+        return not thumbnails or all(model_.data(model_.index(r), Qt.ItemDataRole.DecorationRole) is not None
+                                     for r in rows)
+
+    probe.set_phase("open")
+    t0 = time.perf_counter()
+    window.library.open(root)
+    run_event_loop_until(lambda: model_.rowCount() == count and screen_ready(True), 600, "the first screen")
+    facts["first_screen_after_open_s"] = round(time.perf_counter() - t0, 3)  # the scan of every file included
+    run_event_loop_until(lambda: window.session is not None and window.session.info is not None
+                         and not window.session.indexing, 600, "the library's scan")
+    folder = next(f for f in window.info.folders if "/" in f)  # type: ignore[union-attr]
+    window.filters.set_folder(folder)
+    run_event_loop_until(lambda: 0 < model_.rowCount() < count and screen_ready(True), 120, "one folder")
+
+    probe.set_phase("choose All photos")
+    t0 = time.perf_counter()
+    window.filters.clear_folder()
+    run_event_loop_until(lambda: model_.rowCount() == count and screen_ready(False), 60, "All photos")
+    facts["all_photos_shown_s"] = round(time.perf_counter() - t0, 3)
+    run_event_loop_until(lambda: screen_ready(True), 60, "their thumbnails")
+    facts["all_photos_thumbnails_s"] = round(time.perf_counter() - t0, 3)
+
+    probe.set_phase("scroll top to bottom")
+    bar = window.grid.verticalScrollBar()
+    steps = 400
+    frames, frames_cpu = [], []
+    for n in range(steps + 1):
+        t1, c1 = time.perf_counter(), time.thread_time()
+        bar.setValue(bar.maximum() * n // steps)
+        window.grid.viewport().repaint()  # paint now, as a scroll step would
+        frames.append((time.perf_counter() - t1) * 1000)
+        frames_cpu.append((time.thread_time() - c1) * 1000)  # the GUI thread's own work, whatever the load
+        deadline = time.perf_counter() + 0.03  # a person's scroll: ~30 steps a second
+        while time.perf_counter() < deadline:
+            app.processEvents()
+    run_event_loop_until(lambda: screen_ready(True), 60, "the last screen")
+    facts["scroll_frame_worst_ms"] = round(max(frames), 1)
+    facts["scroll_frame_median_ms"] = round(statistics.median(frames), 2)
+    facts["scroll_frame_cpu_worst_ms"] = round(max(frames_cpu), 1)
+    facts["scroll_frame_cpu_median_ms"] = round(statistics.median(frames_cpu), 2)
+    facts["load_average"] = round(os.getloadavg()[0], 2)
+    rss, peak = rss_mb()
+    facts["window_rss_mb"], facts["window_peak_rss_mb"] = round(rss), round(peak)
+    probe.set_phase("close")
+    window.close()
+    summary = probe.summary()
+    facts["worst_stall_choose_ms"] = summary["choose All photos"]["worst_ms"]
+    facts["worst_stall_scroll_ms"] = summary["scroll top to bottom"]["worst_ms"]
+    facts["verdict"] = {
+        "shown_within_budget": facts["all_photos_shown_s"] <= BROWSE_SHOWN_BUDGET_S,
+        "scroll_stalls_under_50ms": facts["worst_stall_scroll_ms"] <= STALL_BUDGET_MS,
+        "memory_within_budget": facts["window_rss_mb"] <= BROWSE_MEMORY_BUDGET_MB,
+    }
+    return facts
 
 
 def generate_library(root: Path, count: int) -> Path:
@@ -223,7 +387,24 @@ def main() -> int:
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--model", default="efficientnet-lite2")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--browse", type=int, metavar="N",
+                        help="only measure browsing a library of N photos (e.g. 100000; set-up is kept in --work)")
+    parser.add_argument("--work", type=Path, help="where to keep generated libraries between runs")
+    parser.add_argument("--browse-setup", type=int, help=argparse.SUPPRESS)  # the set-up's own process
     args = parser.parse_args()
+    if args.browse_setup:
+        browse_setup(args.work, args.browse_setup)
+        return 0
+    if args.browse:
+        work = args.work or Path(tempfile.gettempdir()) / "photosearch-bench-browse"
+        facts = measure_browse(work, args.browse)
+        print(f"\nBrowsing {args.browse:,} photos (thumbnails in the disk cache)")
+        for key, value in facts.items():
+            print(f"  {key:<28}{value}")
+        print("\n" + json.dumps(facts, indent=2))
+        if args.json_out:
+            args.json_out.write_text(json.dumps(facts, indent=2))
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="photosearch-bench-"))
     load_before = os.getloadavg()  # other processes competing for the cores skew every figure

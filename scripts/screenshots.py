@@ -87,7 +87,7 @@ def pick_query(library: Path) -> Path:
 def visible_thumbnails_ready(window) -> bool:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import Qt
 
-    grid, model = window.grid, window.result_model
+    grid, model = window.grid, window.photo_model
     area = grid.viewport().rect()
     rows = [r for r in range(model.rowCount()) if grid.visualRect(model.index(r)).intersects(area)]
     return bool(rows) and all(
@@ -116,8 +116,8 @@ def main() -> int:
     font.setPointSizeF(max(font.pointSizeF(), 9.5))
     app.setFont(font)
     from photosearch_desktop.engine.system.paths import app_dirs
-    from photosearch_desktop.ui.jobs import Query
     from photosearch_desktop.ui.main_window import MainWindow
+    from photosearch_desktop.ui.queries import file_query
     from photosearch_desktop.ui.settings import AppSettings
 
     window = MainWindow(AppSettings(app_dirs(data_dir).config), data_dir=data_dir, model=args.model)
@@ -132,23 +132,44 @@ def main() -> int:
                "indexing progress")
     save(window, args.out / "screenshot-indexing.png")
     wait_until(lambda: window.info is not None and not window.session.indexing, 900, "indexing to finish")
+    wait_until(lambda: window.photo_model.rowCount() > 0 and visible_thumbnails_ready(window), 120, "browsing")
+    settle()
+    save(window, args.out / "screenshot-browse.png")
 
     query = pick_query(library)
-    window.search.run(Query.from_file(query))
-    wait_until(lambda: window.result_model.rowCount() > 0, 120, "results")
+    window.search.run(file_query([query]))
+    wait_until(lambda: window.photo_model.rowCount() > 0, 120, "results")
     wait_until(lambda: visible_thumbnails_ready(window), 120, "thumbnails")
-    window.grid.setCurrentIndex(window.result_model.index(0))
+    window.grid.setCurrentIndex(window.photo_model.index(0))
     wait_until(window.preview.photo.has_image, 60, "the preview")
     settle()
     save(window, args.out / "screenshot-main.png")
     save(window.preview, args.out / "screenshot-preview.png")
+
+    # Several photos at once, then "not like this" one of the results: the terms show as chips.
+    from PySide6.QtCore import QItemSelectionModel
+
+    selection = window.grid.selectionModel()
+    for row in (0, 1):
+        selection.select(window.photo_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    window.search.find_similar_to_selection()
+    wait_until(lambda: window.header.detail.text() != "Searching…" and window.photo_model.rowCount() > 2, 60, "results")
+    selection.select(window.photo_model.index(2), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    window.search.add_selection(-1.0)
+    wait_until(lambda: window.header.detail.text() != "Searching…", 60, "refined results")
+    wait_until(lambda: visible_thumbnails_ready(window), 120, "thumbnails")
+    settle()
+    save(window, args.out / "screenshot-refine.png")
+    window.search.back_to_browsing()
+    window.search.run(file_query([query]))
+    wait_until(lambda: window.header.detail.text() != "Searching…" and window.photo_model.rowCount() > 0, 60, "results")
 
     # Filters: a folder and a date range, shown as chips above the grid.
     folders = window.info.folders if window.info else []
     if folders:
         window.filters.set_folder(next((f for f in ("photoprism", "2019") if f in folders), folders[0]))
     wait_until(lambda: window.header.detail.text() != "Searching…", 60, "filtered results")
-    wait_until(lambda: visible_thumbnails_ready(window) or window.result_model.rowCount() == 0, 120, "thumbnails")
+    wait_until(lambda: visible_thumbnails_ready(window) or window.photo_model.rowCount() == 0, 120, "thumbnails")
     settle()
     save(window, args.out / "screenshot-filters.png")
 

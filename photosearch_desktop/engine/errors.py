@@ -26,6 +26,7 @@ class Action(Enum):
     GIVE_WEIGHTS = "give-weights"  # a weights file on this computer; Hint.url says where to download it
     CONNECT = "connect"  # connect to the internet once (weights download on first use)
     REPLACE_WEIGHTS = "replace-weights"  # the weights file is damaged: copy or download it again
+    DOWNLOAD_WEIGHTS_AGAIN = "download-weights-again"  # the downloaded weights do not check out: fetch them anew
     REINSTALL = "reinstall"  # reinstall the package named in Hint.package
     UPDATE_APP = "update-app"  # a newer PhotoSearch wrote this
     CHOOSE_DEVICE = "choose-device"  # the device asked for is not there
@@ -35,6 +36,7 @@ class Action(Enum):
     RAISE_THRESHOLD = "raise-threshold"  # duplicates: the similarity asked for is far too low
     CHECK_INPUT = "check-input"  # a file or value given by the person is not usable
     RESTART = "restart"  # something stopped that starts again on the next try
+    RECONNECT = "reconnect"  # the photos' drive or share is not there: connect it and update the index
 
 
 @dataclass(frozen=True)

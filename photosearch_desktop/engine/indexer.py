@@ -12,6 +12,7 @@ from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending
 from .models.handle import ModelHandle
 from .records import IndexReport, PipelineOptions, Progress
 from .scan.changes import detect_changes
+from .scan.missing import hold_missing
 from .scan.scanner import scan_library
 from .store.catalog import Catalog
 from .store.index_cache import IndexCache
@@ -35,8 +36,14 @@ class Indexer:
         self.notify = notify
 
     def run(
-        self, progress: ProgressCallback | None, cancel: threading.Event | None, options: PipelineOptions
+        self,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        options: PipelineOptions,
+        remove_missing: bool = False,
     ) -> IndexReport:
+        """``remove_missing``: delete every photo whose file is not found, offline ones too,
+        instead of keeping a bulk disappearance offline (engine/scan/missing.py)."""
         catalog, cache = self.catalog, self.cache
         report = IndexReport()
         if progress:
@@ -50,24 +57,33 @@ class Indexer:
         known = catalog.known_files()
         scan = scan_library(self.root, known=frozenset(known))
         changes = detect_changes(self.root, scan, known)
+        hold_missing(changes, known, scan, remove_missing)
         report.added, report.modified = len(changes.new), len(changes.modified)
         report.moved, report.deleted, report.unchanged = len(changes.moved), len(changes.deleted), changes.unchanged
+        report.offline, report.returned, report.kept_unreadable = len(changes.offline), len(changes.returned), changes.kept
+        report.root_reachable = scan.root_problem is None
         report.scan_problems = scan.problems
-        gone = [m[0] for m in changes.modified] + changes.deleted
+        if scan.root_problem:
+            log.info("%s", scan.root_problem)
+        gone = [m[0] for m in changes.modified] + changes.deleted + changes.offline
         indexed_model = catalog.get_meta("model_name")
         same_model = indexed_model == self.model.name
-        # Load the index before the catalog changes, so removals update it instead of
-        # invalidating the cache and forcing a rebuild from SQLite.
-        if gone and same_model:
+        # Load the index before the catalog changes, so removals and returns update it instead
+        # of invalidating the cache and forcing a rebuild from SQLite.
+        if (gone or changes.returned) and same_model:
             cache.get()
         with cache.changing() as index:
             if not changes.empty or scan.problems or catalog.has_scan_problems():
                 catalog.apply_changes(
-                    changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried
+                    changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried,
+                    offline=changes.offline, online=changes.returned,
                 )
-            if gone and same_model and index is not None:
+            if (gone or changes.returned) and same_model and index is not None:
                 index.remove(gone)
+                # Offline photos kept their vectors: they come back as they were stored.
+                index.add(*catalog.vectors(changes.returned))
                 cache.sync()
+        report.offline_folders = catalog.offline_folders()
 
         jobs = catalog.pending()
         # A registry name pins its weights; a weights file may differ from the one indexed,

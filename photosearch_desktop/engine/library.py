@@ -16,28 +16,38 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import Action, LibraryError, hint
 from .models.registry import DEFAULT_MODEL, MODELS, get_spec
+from .query.weights import parse_weight
 from .records import (
+    BrowseOrder,
     DuplicateGroup,
     EvaluationReport,
     IndexReport,
     LibraryStatus,
     LoadedImage,
     ModelSpec,
+    MovedLibrary,
+    OfflineFolder,
     PhotoRecord,
     PipelineOptions,
+    QueryTerm,
+    SavedSearch,
     SearchFilters,
+    SearchQuery,
     SearchResult,
     SkippedFile,
 )
 from .system.lock import WriterLock
-from .system.paths import DATA_DIR_ENV, AppDirs, app_dirs
+from .system.log_files import WithoutImageData, log_file_handler
+from .system.memory import release_free_memory
+from .system.paths import CATALOG_FILE, DATA_DIR_ENV, LOCK_FILE, AppDirs, app_dirs
+from .system.private_files import create_private_file, keep_private, private_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,11 +64,22 @@ __all__ = [
     "DEFAULT_MODEL",
     "AppDirs",
     "Library",
+    "WithoutImageData",
     "app_dirs",
     "available_models",
+    "create_private_file",
+    "find_moved_library",
+    "keep_private",
     "load_preview",
+    "log_file_handler",
     "model_spec",
+    "offline_summary",
+    "parse_weight",
+    "pixels_term",
     "preload",
+    "private_dir",
+    "relink_library",
+    "trash_problem",
 ]
 
 # The stages a library needs to open and search; imported by preload().
@@ -88,11 +109,72 @@ def model_spec(name: str) -> ModelSpec:
     return get_spec(name)
 
 
+def find_moved_library(root: Path | str, data_dir: Path | str | None = None) -> MovedLibrary | None:
+    """The indexed library whose photos are in ``root`` (it moved there), if ``root`` has no
+    photo indexed yet; None otherwise. Reads a sample of photos (see store/relink.py)."""
+    from .store.relink import find_moved
+
+    return find_moved(Path(root).expanduser().resolve(), app_dirs(data_dir))
+
+
+def relink_library(old_root: Path | str, new_root: Path | str, data_dir: Path | str | None = None) -> MovedLibrary:
+    """Move the index of the library that was at ``old_root`` to ``new_root``, which must hold
+    its photos and have no index of its own (LibraryError otherwise). Nothing is embedded again."""
+    from .store.relink import relink
+
+    new = Path(new_root).expanduser().resolve()
+    if not new.is_dir():
+        raise LibraryError(f"The photo folder {new} does not exist or is not a folder.", hint(Action.CHECK_INPUT))
+    return relink(Path(old_root).expanduser(), new, app_dirs(data_dir))
+
+
+def offline_summary(root: Path, folders: list[OfflineFolder] | tuple[OfflineFolder, ...], everything: bool) -> list[str]:
+    """One sentence per group of offline photos, e.g. "2019/ (8,412 photos) is not reachable —
+    is a drive disconnected?"; one for the whole library when ``everything`` is offline."""
+    def count(n: int) -> str:
+        return f"{n:,} photo{'s' if n != 1 else ''}"
+
+    question = "is a drive disconnected?"
+    if everything:
+        total = sum(f.photos for f in folders)
+        return [f"The photo folder {root} ({count(total)}) is not reachable — {question}"] if total else []
+    return [
+        f"{f.folder}/ ({count(f.photos)}) is not reachable — {question}" if f.folder
+        else f"{count(f.photos)} in {root} itself {'is' if f.photos == 1 else 'are'} not reachable — {question}"
+        for f in folders
+    ]
+
+
 def load_preview(path: Path, max_side: int) -> LoadedImage:
     """A photo decoded for display: upright, at most ``max_side`` (LoadError if it cannot be)."""
     from .media.loader import load_preview as load
 
     return load(path, max_side)
+
+
+PIXELS_MAX_SIDE = 512  # a pasted image is kept at most this large: the models see 224-260 px
+
+
+def pixels_term(image: Image.Image, label: str = "", weight: float = 1.0) -> QueryTerm:
+    """A query term for an in-memory image (pasted or dropped as data), kept as a small PNG so
+    that a saved search can run it again."""
+    import io
+
+    small = image.convert("RGB")
+    if max(small.size) > PIXELS_MAX_SIDE:
+        small = small.copy()
+        small.thumbnail((PIXELS_MAX_SIDE, PIXELS_MAX_SIDE))
+    data = io.BytesIO()
+    small.save(data, "PNG")
+    return QueryTerm("pixels", label, pixels=data.getvalue(), weight=weight)
+
+
+def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool) -> str | None:
+    """Why the library photo ``photo`` at ``path`` must not go to the system trash now (outside
+    the library, changed since the duplicates were found...), in words; None if it may."""
+    from .duplicates.removal import trash_problem as problem
+
+    return problem(root, path, photo, links_alone)
 
 
 class Library:
@@ -105,25 +187,30 @@ class Library:
         weights: Path | str | None = None,
         readonly: bool = False,
         model_process: bool = False,
+        redownload_weights: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
-        torch never holds its interpreter; the command line keeps it in-process)."""
+        torch never holds its interpreter; the command line keeps it in-process).
+        ``redownload_weights``: download the model's weights anew when it loads (the person asked
+        for it, after the ones in the cache were refused)."""
         from .models.handle import ModelHandle
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
 
         self.root = Path(root).expanduser().resolve()
-        if not self.root.is_dir():
+        self.dirs = app_dirs(data_dir)
+        self.data_dir = self.dirs.library_dir(self.root)
+        # A library already indexed opens without its folder (a drive unplugged, its mount
+        # point gone): its photos are offline until the folder is back.
+        if not self.root.is_dir() and not (self.data_dir / CATALOG_FILE).is_file():
             raise LibraryError(
                 f"The photo folder {self.root} does not exist or is not a folder.", hint(Action.CHECK_INPUT)
             )
-        self.dirs = app_dirs(data_dir)
-        self.data_dir = self.dirs.library_dir(self.root)
         self.readonly = readonly
         # What the person should be told once, e.g. that a damaged catalog was replaced.
         self.notices: list[str] = []
-        self._lock_path = self.data_dir / "writer.lock"
-        self._catalog = open_catalog(self.data_dir / "catalog.sqlite", self._lock_path, readonly, self._notify)
+        self._lock_path = self.data_dir / LOCK_FILE
+        self._catalog = open_catalog(self.data_dir / CATALOG_FILE, self._lock_path, readonly, self._notify)
         if not readonly and self._catalog.get_meta("library_root") != str(self.root):
             # Written only when it changes: opening then writes nothing, so searching still
             # works when the disk is full.
@@ -132,8 +219,19 @@ class Library:
         self.model_name = model or self.indexed_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
-        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process)
+        self._model = ModelHandle(self.model_name, device, self.weights, self.dirs.models, model_process,
+                                  redownload_weights)
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the photo folder is there now (an unplugged drive's is not)."""
+        return self.root.is_dir()
+
+    @property
+    def library_id(self) -> str:
+        """The catalog's own id: it stays when the library moves (thumbnails are keyed by it)."""
+        return self._catalog.catalog_id
 
     @property
     def indexed_model(self) -> str | None:
@@ -177,8 +275,14 @@ class Library:
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         options: PipelineOptions | None = None,
+        remove_missing: bool = False,
     ) -> IndexReport:
-        """Bring the index up to date with the folder: only what changed is done."""
+        """Bring the index up to date with the folder: only what changed is done.
+
+        Photos whose files vanish in bulk (the folder missing or empty, a whole top-level
+        folder, or more than a fifth of them) are kept offline instead of deleted, and come
+        back, not embedded again, with the update that finds them. ``remove_missing`` deletes
+        every photo not found instead, offline ones too."""
         from .indexer import Indexer
 
         if self.readonly:
@@ -187,7 +291,8 @@ class Library:
         with WriterLock(self._lock_path):
             self._replace_if_damaged()
             indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
-            report = indexer.run(progress, cancel, options or PipelineOptions())
+            report = indexer.run(progress, cancel, options or PipelineOptions(), remove_missing)
+        release_free_memory()  # the scan's per-file records: ~150 MB at 100,000 photos
         report.seconds = time.perf_counter() - started
         return report
 
@@ -211,6 +316,14 @@ class Library:
         # The in-memory index knows its size; COUNT(*) over the vector table would cost more
         # than the search itself.
         if self.indexed_model is None or len(self._index.get()) == 0:
+            offline = self._catalog.offline_count()
+            if offline:
+                where = (f"their files cannot be found in {self.root} now" if self.reachable
+                         else f"the photo folder {self.root} cannot be reached")
+                raise LibraryError(
+                    f"The {offline:,} indexed photos of this library are offline: {where}. Is a drive disconnected?",
+                    hint(Action.RECONNECT),
+                )
             raise LibraryError(f"No photo of {self.root} is indexed yet.", hint(Action.INDEX_LIBRARY))
         if self.indexed_model != self.model_name:
             raise LibraryError(
@@ -229,41 +342,34 @@ class Library:
             dup_threshold=self.spec.dup_threshold,
         )
 
-    def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
-        """Photos that look like the image file at ``path`` (inside the library or not)."""
-        from .media.loader import load_image
+    def search(self, query: SearchQuery, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
+        """Photos most like the query: the weighted sum of its terms (words, image files,
+        library photos, pasted pixels; see query/compose.py). Library photos the query names are
+        left out of the results."""
+        from .query.compose import combine
+        from .query.terms import TermVectors
 
         self._check_searchable()
-        path = Path(path).expanduser().resolve()
-        embedder = self._query_embedder()
-        image = load_image(path, min_side=embedder.input_size).image
-        exclude: tuple[int, ...] = ()
-        if path.is_relative_to(self.root):
-            own = self._catalog.photo_by_path(path.relative_to(self.root).as_posix())
-            exclude = (own.id,) if own else ()
-        return self.search_vector(embedder.encode_images([image])[0], k, filters, exclude)
+        terms = TermVectors(self._catalog, self.root, self._query_embedder, self.spec.supports_text, self.model_name)
+        vectors, weights, named = terms.vectors(query)
+        return self.search_vector(combine(vectors, weights), k, filters, named)
+
+    def search_image(self, path: Path | str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
+        """Photos that look like the image file at ``path`` (inside the library or not)."""
+        return self.search(SearchQuery((QueryTerm("file", str(path)),)), k, filters)
 
     def search_pil(self, image: Image.Image, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """Photos that look like an in-memory image (e.g. pasted from the clipboard)."""
-        self._check_searchable()
-        embedder = self._query_embedder()
-        return self.search_vector(embedder.encode_images([image.convert("RGB")])[0], k, filters)
+        return self.search(SearchQuery((pixels_term(image),)), k, filters)
 
     def search_photo(self, photo_id: int, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
         """More like this library photo (which is itself left out)."""
-        self._check_searchable()
-        ids, vectors = self._catalog.vectors([photo_id])
-        if len(ids) == 0:
-            raise LibraryError("That photo is not in the index (it may have been moved or skipped).")
-        return self.search_vector(vectors[0], k, filters, (photo_id,))
+        photo = self._catalog.photo(photo_id)
+        term = QueryTerm("photo", photo.rel_path if photo else "", photo_id=photo_id)
+        return self.search(SearchQuery((term,)), k, filters)
 
     def search_text(self, text: str, k: int = 60, filters: SearchFilters | None = None) -> list[SearchResult]:
-        from .models.base import text_not_supported
-
-        self._check_searchable()
-        if not self.spec.supports_text:
-            raise text_not_supported(self.model_name)
-        return self.search_vector(self._query_embedder().encode_text([text])[0], k, filters)
+        return self.search(SearchQuery((QueryTerm("text", text),)), k, filters)
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
@@ -279,6 +385,65 @@ class Library:
                 hint(Action.USE_INDEXED_WEIGHTS, Action.REINDEX),
             )
         return embedder
+
+    # -- browsing and saved searches -------------------------------------------------------------
+
+    def browse(self, filters: SearchFilters | None = None, order: BrowseOrder = "newest") -> np.ndarray:
+        """Ids of the photos to show with no query (indexed and still pending), in ``order``;
+        read their records a page at a time with :meth:`photos`."""
+        return self._catalog.browse_ids(filters or SearchFilters(), order)
+
+    def photos(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
+        return self._catalog.photos(ids)
+
+    def capture_date_range(self) -> tuple[datetime, datetime] | None:
+        return self._catalog.capture_date_range()
+
+    def saved_searches(self) -> list[SavedSearch]:
+        from .query.saved import decode
+
+        return [decode(*row) for row in self._catalog.saved_searches()]
+
+    def saved_search(self, name: str) -> SavedSearch:
+        for saved in self.saved_searches():
+            if saved.name == name:
+                return saved
+        known = ", ".join(s.name for s in self.saved_searches()) or "none yet"
+        raise LibraryError(f"There is no saved search named '{name}' (saved: {known}).", hint(Action.CHECK_INPUT))
+
+    def save_search(self, name: str, query: SearchQuery, filters: SearchFilters) -> None:
+        """Save (or replace) a search under ``name``; it lives with the library's index."""
+        from .query.saved import encode
+
+        name = name.strip()
+        if not name:
+            raise LibraryError("A saved search needs a name.", hint(Action.CHECK_INPUT))
+        self._catalog.save_search(name, encode(query, filters))
+
+    def rename_search(self, old: str, new: str) -> None:
+        new = new.strip()
+        if not new or not self._catalog.rename_search(old, new):
+            raise LibraryError(
+                f"The saved search '{old}' cannot be renamed to '{new}' (the name is empty or taken).",
+                hint(Action.CHECK_INPUT),
+            )
+
+    def delete_search(self, name: str) -> None:
+        self._catalog.delete_search(name)
+
+    def export_csv(self, results: Sequence[SearchResult], target: Path) -> None:
+        """Results as a CSV (rank, path, absolute path, score, date...)."""
+        from .query.export import write_csv
+
+        write_csv(results, Path(target))
+
+    def copy_photos(
+        self, photos: Sequence[PhotoRecord], folder: Path, progress: Callable[[int, int], None] | None = None
+    ) -> list[Path]:
+        """Copy photos into ``folder``, never inside the library; nothing is moved."""
+        from .query.export import copy_files
+
+        return copy_files([self.abs_path(p) for p in photos], Path(folder), self.root, progress)
 
     # -- duplicates and quality ------------------------------------------------------------------
 
@@ -329,8 +494,12 @@ class Library:
         return self._catalog.skipped()
 
     def counts(self) -> dict[str, int]:
-        """Photos by state: indexed, pending, skipped."""
+        """Photos by state: indexed, pending, skipped (online ones), and offline."""
         return self._catalog.counts()
+
+    def offline_folders(self) -> list[OfflineFolder]:
+        """The offline photos, by top-level folder."""
+        return self._catalog.offline_folders()
 
     def status(self) -> LibraryStatus:
         counts = self._catalog.counts()
@@ -345,4 +514,7 @@ class Library:
             pending=counts["pending"],
             skipped=self._catalog.skipped(),
             last_indexed_at=datetime.fromtimestamp(float(last)) if last else None,
+            offline=counts["offline"],
+            offline_folders=tuple(self._catalog.offline_folders()) if counts["offline"] else (),
+            reachable=self.reachable,
         )

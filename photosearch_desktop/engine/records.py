@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -75,6 +75,64 @@ class SearchFilters:
         return bool(self.folder) or self.date_from is not None or self.date_to is not None
 
 
+TermKind = Literal["text", "file", "photo", "pixels"]
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One part of a query, with its weight: words, an image file (anywhere), a photo of the
+    library, or an image's pixels (pasted; a small PNG). A negative weight steers away from it
+    ("not like this")."""
+
+    kind: TermKind
+    text: str = ""  # text: the words; file: the path; photo: the library-relative path
+    photo_id: int | None = None  # photo: its id (the path is kept too: a saved search outlives ids)
+    pixels: bytes = b""  # pixels: PNG data
+    weight: float = 1.0
+
+    @property
+    def label(self) -> str:
+        """How the term reads to a person: "sunset", "2019/IMG_0042.jpg", "holiday.jpg" (a file
+        outside the library), "the pasted image"."""
+        if self.kind == "pixels":
+            return self.text or "the pasted image"
+        return self.text.rsplit("/", 1)[-1] if self.kind == "file" else self.text  # a photo: its path in the library
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a search looks for: the weighted sum of its terms' vectors (see query/compose.py)."""
+
+    terms: tuple[QueryTerm, ...]
+
+    @property
+    def positive(self) -> tuple[QueryTerm, ...]:
+        return tuple(t for t in self.terms if t.weight > 0)
+
+    @property
+    def negative(self) -> tuple[QueryTerm, ...]:
+        return tuple(t for t in self.terms if t.weight < 0)
+
+    def with_term(self, term: QueryTerm) -> SearchQuery:
+        return SearchQuery((*self.terms, term))
+
+    def without(self, index: int) -> SearchQuery:
+        return SearchQuery(self.terms[:index] + self.terms[index + 1 :])
+
+
+@dataclass(frozen=True)
+class SavedSearch:
+    """A query and its filters under a name; run again on the current index when opened."""
+
+    name: str
+    query: SearchQuery
+    filters: SearchFilters
+    saved_at: datetime
+
+
+BrowseOrder = Literal["newest", "oldest", "name", "folder"]
+
+
 @dataclass(frozen=True)
 class PhotoRecord:
     """One photo of the catalog."""
@@ -124,6 +182,29 @@ class SkippedFile:
 RETRY_REASONS = ("Permission denied", "Cannot be read", "The file could not be read")
 
 
+@dataclass(frozen=True)
+class OfflineFolder:
+    """Photos kept in the catalog while their files cannot be reached (a drive unplugged, a
+    share not connected): left out of results, back with the next update that finds them.
+    ``folder`` is library-relative ("" for the library folder itself)."""
+
+    folder: str
+    photos: int
+
+
+@dataclass(frozen=True)
+class MovedLibrary:
+    """An index whose photos were found in another folder: the library moved there (or its
+    drive got another letter). ``matched`` of ``sampled`` photos were found with the same
+    relative path, size and fingerprint."""
+
+    old_root: str
+    new_root: str
+    photos: int
+    sampled: int
+    matched: int
+
+
 @dataclass
 class IndexReport:
     """What one ``index`` run did."""
@@ -139,6 +220,11 @@ class IndexReport:
     rebuilt_for_model: str | None = None
     seconds: float = 0.0
     scan_problems: list[SkippedFile] = field(default_factory=list)
+    offline: int = 0  # photos whose files vanished in bulk: kept with their vectors, not deleted
+    returned: int = 0  # offline photos found again, back without being embedded again
+    kept_unreadable: int = 0  # photos in folders that could not be read: kept as they were
+    root_reachable: bool = True
+    offline_folders: list[OfflineFolder] = field(default_factory=list)  # every offline photo, after the run
 
 
 @dataclass(frozen=True)
@@ -152,9 +238,12 @@ class LibraryStatus:
     pending: int
     skipped: list[SkippedFile]
     last_indexed_at: datetime | None
+    offline: int = 0  # not counted in indexed/pending/skipped
+    offline_folders: tuple[OfflineFolder, ...] = ()
+    reachable: bool = True  # whether the photo folder itself is there
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per photo at every scan: slots halve their memory
 class KnownFile:
     """A file as the catalog last saw it (for change detection)."""
 
@@ -164,6 +253,7 @@ class KnownFile:
     fingerprint: str | None
     status: str
     error: str | None = None
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,6 +287,13 @@ class ModelSpec:
     kind: str  # "clip" | "efficientnet-lite2"
     arch: str = ""
     pretrained: str = ""
+    # (file name, sha256) of the weights files as their publisher lists them (the model hub's
+    # LFS hash); a downloaded file not listed here is checked against the hash recorded when
+    # it was first downloaded (engine/models/weights.py).
+    weights_sha256: tuple[tuple[str, str], ...] = ()
+
+    def published_sha256(self, file_name: str) -> str | None:
+        return dict(self.weights_sha256).get(file_name)
 
 
 # How a member of a duplicate group relates to the group's keeper.

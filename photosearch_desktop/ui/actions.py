@@ -38,6 +38,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                Key.Refresh, Icon.SP_BrowserReload),
     ActionSpec("skipped_files", "Skipped files", "Files that could not be indexed, and why",
                icon=Icon.SP_MessageBoxWarning),
+    ActionSpec("offline_photos", "Offline photos…",
+               "Photos kept in the index while their drive or folder cannot be reached"),
     ActionSpec("find_duplicates", "Find duplicates",
                "Groups of near-duplicate photos in the library (or the chosen folder)", icon=Icon.SP_FileDialogListView),
     ActionSpec("settings", "Settings", "Model, device, number of results, thumbnail size",
@@ -50,14 +52,27 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("copy_path", "Copy path", "Copy the photo's full path (Ctrl+Shift+C)", "Ctrl+Shift+C"),
     ActionSpec("find_similar", "Find similar", "Search for photos that look like this one (Ctrl+Shift+F)",
                "Ctrl+Shift+F"),
+    # The selection (Ctrl/Shift-click) and the query.
+    ActionSpec("find_similar_selected", "Find similar to these",
+               "Search for photos like the selected ones together (what they have in common)", "Ctrl+Alt+F"),
+    ActionSpec("add_to_search", "Add to search", "Look for the selected photos too"),
+    ActionSpec("not_like_this", "Not like this", "Steer the search away from the selected photos"),
+    ActionSpec("back_to_browsing", "Back to browsing", "Show the library again, where you were (Esc)", "Esc"),
+    ActionSpec("save_search", "Save search…", "Keep this search (photos, words and filters) under a name (Ctrl+S)",
+               Key.Save),
+    ActionSpec("export_results", "Export results…",
+               "The selected photos, or all shown: as a CSV, or copies in a folder of your choice (Ctrl+E)", "Ctrl+E"),
 )
 
 PHOTO_ACTIONS = ("open_photo", "show_in_folder", "copy_path", "find_similar")
+SELECTION_ACTIONS = ("find_similar_selected", "add_to_search", "not_like_this")
+PHOTO_MENU = (*PHOTO_ACTIONS, "-", *SELECTION_ACTIONS, "-", "export_results")
 TOOLBAR = ("open_image", "paste_image", "|search|", "update_index", "skipped_files", "find_duplicates", "settings")
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("choose_library", "open_image", "paste_image", "-", "settings", "-", "quit")),
-    ("&Library", ("update_index", "skipped_files", "find_duplicates")),
-    ("&Photo", PHOTO_ACTIONS),
+    ("&Library", ("update_index", "skipped_files", "offline_photos", "find_duplicates")),
+    ("&Search", ("back_to_browsing", "save_search", "export_results")),
+    ("&Photo", (*PHOTO_ACTIONS, "-", *SELECTION_ACTIONS)),
     ("&Help", ("about",)),
 )
 
@@ -67,6 +82,7 @@ class Actions:
 
     def __init__(self, parent: QWidget) -> None:
         self._by_name: dict[str, QAction] = {}
+        self._parent = parent
         style = parent.style()
         for spec in ACTIONS:
             action = QAction(spec.text, parent)
@@ -86,7 +102,16 @@ class Actions:
         self._by_name[name].triggered.connect(lambda _checked=False: slot())
 
     def group(self, names: tuple[str, ...]) -> list[QAction]:
-        return [self._by_name[n] for n in names]
+        """The actions ``names``; a "-" becomes a separator."""
+        out = []
+        for name in names:
+            if name == "-":
+                separator = QAction(self._parent)
+                separator.setSeparator(True)
+                out.append(separator)
+            else:
+                out.append(self._by_name[name])
+        return out
 
     def enable(self, names: tuple[str, ...], enabled: bool) -> None:
         for name in names:

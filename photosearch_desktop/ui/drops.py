@@ -13,7 +13,7 @@ from . import incoming
 class DropTarget(QObject):
     """An event filter for the window: accepts drags it can use, turns drops into requests."""
 
-    query = Signal(object)  # Query
+    query = Signal(object)  # SearchQuery
     folder = Signal(Path)  # a library to open; emitted after the drop, so a dialog may follow
     note = Signal(str)  # for the status bar
 

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 from ..engine.records import KEEPER_RULE
 from .errors import UserMessage, describe_error
 from .jobs import LibraryInfo
-from .thumbnails import ThumbnailCache
-from .trash import move_to_trash
+from .thumbnails import LibraryPlace, ThumbnailCache
+from .trash import trash_photos
 
 if TYPE_CHECKING:
     from ..engine.records import DuplicateGroup, PhotoRecord
@@ -99,7 +99,7 @@ class DuplicatesDialog(QDialog):
         self.session, self.folder = session, folder
         # Its own cache object: the result grid cancels its pending thumbnails on every query.
         self.thumbnails = ThumbnailCache(self)
-        self.thumbnails.attach(session.calls(), info.thumbnails_dir)
+        self.thumbnails.attach(session.calls(), info.thumbnails_dir, LibraryPlace(info.root, info.library_id))
         self.keeper_rule = KEEPER_RULE
         self.groups: list[DuplicateGroup] = []
         self.labelled = False
@@ -292,23 +292,19 @@ class DuplicatesDialog(QDialog):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if answer != QMessageBox.StandardButton.Yes or self.session.info is None:
             return
-        moved: list[str] = []
-        failed: list[str] = []
-        for tile in chosen:
-            (moved if move_to_trash(tile.abs_path) else failed).append(tile.abs_path)
-        log.info("moved %d photos to the trash (%d failed)", len(moved), len(failed))
-        self._gone |= set(moved)
+        report = trash_photos(self.session.info.root, [(tile.abs_path, tile.photo) for tile in chosen])
+        log.info("moved %d photos to the trash (%d kept back, %d refused)", len(report.moved), len(report.kept),
+                 len(report.failed))
+        self._gone |= set(report.moved)
         self._rebuild = True  # the next regroup must not offer the trashed photos again
         self._show([g for g in self.groups if self._visible(g)])
-        text = f"Moved {len(moved)} photo{'s' if len(moved) != 1 else ''} to the Trash."
-        if failed:
-            text += f" {len(failed)} could not be moved (no trash on that drive, or no permission): {failed[0]}"
-            QMessageBox.warning(self, "Some photos were not moved", text)
-        self.status.setText(text)
-        if moved:
-            self.trashed.emit(moved)
+        if report.kept or report.failed:
+            QMessageBox.warning(self, "Some photos were not moved", f"{report.summary()}\n\n{report.details()}")
+        self.status.setText(report.summary())
+        if report.moved:
+            self.trashed.emit(report.moved)
 
     def export_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export duplicates", str(Path.home() / "duplicates.csv"),

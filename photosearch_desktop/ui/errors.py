@@ -53,6 +53,7 @@ _WORDS = {
     Action.USE_INDEXED_WEIGHTS: "choose the weights file the library was indexed with in Settings",
     Action.CONNECT: "connect to the internet and try again (the weights download once)",
     Action.REPLACE_WEIGHTS: "copy or download the weights file again",
+    Action.DOWNLOAD_WEIGHTS_AGAIN: "choose Download again to fetch a fresh copy",
     Action.UPDATE_APP: "update PhotoSearch",
     Action.CHOOSE_DEVICE: "choose another device in Settings",
     Action.FREE_DISK: "free some space, then choose Update index again; your photos are not affected",
@@ -60,6 +61,7 @@ _WORDS = {
     Action.WAIT: "wait for it to finish, then try again",
     Action.RAISE_THRESHOLD: "raise the similarity",
     Action.RESTART: "it starts again with the next search or index update",
+    Action.RECONNECT: "connect the drive or network share that holds the photos, then choose Update index",
 }
 
 

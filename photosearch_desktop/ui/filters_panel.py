@@ -192,6 +192,12 @@ class FiltersPanel(QWidget):
                 self.to_edit.setDate(QDate(end.year, end.month, end.day))
         self._dates_toggled()
 
+    def set_date_bounds(self, first: date, last: date) -> None:
+        """Start the date pickers at the library's own first and last capture dates."""
+        for edit, value in ((self.from_edit, first), (self.to_edit, last)):
+            with QSignalBlocker(edit):
+                edit.setDate(QDate(value.year, value.month, value.day))
+
     def clear_dates(self) -> None:
         self.set_dates(None, None)
 
@@ -213,6 +219,20 @@ class FiltersPanel(QWidget):
         self.score_slider.setValue(0)
 
     # -- the engine's view ---------------------------------------------------------------------
+
+    def apply(self, filters: SearchFilters) -> None:
+        """Show ``filters`` (a saved search's); one ``filters_changed`` follows."""
+        blockers = [QSignalBlocker(w) for w in (self.tree, self.undated_check, self.collapse_check, self.score_slider)]
+        if not self.set_folder(filters.folder):
+            self.set_folder("")
+        self.undated_check.setChecked(filters.include_undated)
+        self.collapse_check.setChecked(filters.collapse_duplicates)
+        self.score_slider.setValue(round((filters.min_score or 0.0) * 100))
+        del blockers
+        self._score_moved(self.score_slider.value())
+        start = filters.date_from.date() if filters.date_from else None
+        end = filters.date_to.date() if filters.date_to else None
+        self.set_dates(start, end)  # emits filters_changed
 
     def filters(self) -> SearchFilters:
         start, end = self.date_range()

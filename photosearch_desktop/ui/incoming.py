@@ -9,14 +9,15 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QImage
 
-from .jobs import Query
+from ..engine.records import SearchQuery
+from .queries import file_query, image_query
 
 
 @dataclass(frozen=True)
 class Incoming:
     folder: Path | None = None  # a photo library to open
-    query: Query | None = None  # something to search with
-    note: str = ""  # said in the status bar, e.g. that only the first of several files is used
+    query: SearchQuery | None = None  # something to search with
+    note: str = ""  # said in the status bar
 
 
 def can_use(mime: QMimeData | None) -> bool:
@@ -32,15 +33,16 @@ def read(mime: QMimeData | None, source: str) -> Incoming | None:
         return None
     paths = _local_paths(mime)
     if paths:
-        first = paths[0]
-        if first.is_dir():
-            return Incoming(folder=first)
-        note = f"Searching with the first of the {len(paths)} {source} files." if len(paths) > 1 else ""
-        return Incoming(query=Query.from_file(first), note=note)
+        if paths[0].is_dir():
+            return Incoming(folder=paths[0])
+        files = [p for p in paths if not p.is_dir()]
+        skipped = len(paths) - len(files)
+        note = f"Folders among the {source} files were left out." if skipped else ""
+        return Incoming(query=file_query(files), note=note)  # several: what they have in common
     if mime.hasImage():
         image = QImage(mime.imageData())
         if not image.isNull():
-            return Incoming(query=Query.from_image(image, f"the {source} image"))
+            return Incoming(query=image_query(image, f"the {source} image"))
     return None
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from PySide6.QtGui import QImage
+from typing import TYPE_CHECKING
 
 from .latest import Ticket
 
 if TYPE_CHECKING:
     from ..engine.library import Library
-    from ..engine.records import IndexReport, SearchFilters
+    from ..engine.records import IndexReport, OfflineFolder, SearchFilters, SearchQuery
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,11 @@ class OpenRequest:
     default_model: str | None = None
     device: str | None = None
     weights: Path | None = None
+    redownload_weights: bool = False  # the person asked for the model's weights to be fetched anew
+    # A folder with no index yet is first checked for a library that moved there (offered to
+    # the person); relink_from moves that library's index here before opening.
+    look_for_moved: bool = True
+    relink_from: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -44,40 +48,17 @@ class LibraryInfo:
     pending: int
     skipped: int
     notices: tuple[str, ...] = ()  # told once, e.g. that a damaged catalog was replaced
-
-
-@dataclass(frozen=True)
-class Query:
-    """One search: an image file, an in-memory image, a library photo, or words."""
-
-    kind: Literal["file", "image", "photo", "text"]
-    label: str  # what the header says the results look like
-    path: Path | None = None
-    image: QImage | None = None
-    photo_id: int | None = None
-    text: str = ""
-
-    @staticmethod
-    def from_file(path: Path) -> Query:
-        return Query("file", path.name, path=path)
-
-    @staticmethod
-    def from_image(image: QImage, label: str = "the pasted image") -> Query:
-        return Query("image", label, image=image)
-
-    @staticmethod
-    def from_photo(photo_id: int, rel_path: str, abs_path: Path) -> Query:
-        return Query("photo", rel_path, path=abs_path, photo_id=photo_id)
-
-    @staticmethod
-    def from_text(text: str) -> Query:
-        return Query("text", f"“{text}”", text=text)
+    capture_dates: tuple[date, date] | None = None  # the first and last camera dates
+    offline: int = 0  # kept in the index while their files cannot be reached
+    offline_folders: tuple[OfflineFolder, ...] = ()
+    reachable: bool = True  # whether the photo folder itself is there
+    library_id: str = ""  # stays when the library moves: thumbnails are keyed by it
 
 
 @dataclass(frozen=True)
 class SearchRequest:
     ticket: Ticket  # a request that is no longer the newest is skipped, its answer dropped
-    query: Query
+    query: SearchQuery
     k: int
     filters: SearchFilters
 
@@ -87,6 +68,7 @@ class IndexJob:
     library: Library
     cancel: threading.Event = field(default_factory=threading.Event)
     batch_size: int = 16  # small batches: progress every few seconds, and a quick cancel
+    remove_missing: bool = False  # delete the photos not found instead of keeping them offline
 
 
 @dataclass(frozen=True)

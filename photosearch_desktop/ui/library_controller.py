@@ -3,6 +3,10 @@
 One :class:`~.session.LibrarySession` per open library; this controller starts it, wires its
 signals to the widgets that show them, and closes it when another library opens or the window
 closes. Settings that change the model or the device reopen the library.
+
+Two questions are asked here without blocking the window: whether a folder with no index is a
+library that moved there (use its index, or index it anew), and, when photos went offline
+(their drive is not there), whether to keep waiting for them or remove them from the index.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMessageBox
 
-from ..engine.library import DEFAULT_MODEL
+from ..engine.errors import Action
+from ..engine.library import DEFAULT_MODEL, offline_summary
 from .duplicates_dialog import DuplicatesDialog
 from .errors import UserMessage, describe_error
 from .index_status import duration
@@ -23,9 +28,10 @@ from .jobs import IndexOutcome, LibraryInfo, OpenRequest
 from .session import LibrarySession
 from .settings_dialog import SettingsDialog
 from .skipped_dialog import SkippedDialog
+from .thumbnails import LibraryPlace
 
 if TYPE_CHECKING:
-    from ..engine.records import Progress
+    from ..engine.records import MovedLibrary, OfflineFolder, Progress
     from .main_window import MainWindow
     from .settings import Preferences
 
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 
 WELCOME_PAGE, LIBRARY_PAGE = 0, 1
 LIBRARY_ACTIONS = ("update_index", "skipped_files", "find_duplicates", "open_image", "paste_image")
+OFFLINE_LINES_SHOWN = 6  # folders named in the offline notice; the rest are counted
 
 
 class LibraryController(QObject):
@@ -48,10 +55,13 @@ class LibraryController(QObject):
         self._model_state = ""
         self._index_phase = ""
         self._notices_shown: set[str] = set()
+        # The offline folders last told about: told again only when they change (or asked).
+        self._offline_shown: tuple[OfflineFolder, ...] = ()
         actions = window.commands
         actions.connect("choose_library", self.choose)
         actions.connect("update_index", self.update_index)
         actions.connect("skipped_files", self.show_skipped)
+        actions.connect("offline_photos", lambda: self.show_offline(again=True))
         actions.connect("find_duplicates", self.show_duplicates)
         actions.connect("settings", self.open_settings)
         window.index_status.cancel_requested.connect(self.cancel_index)
@@ -79,13 +89,13 @@ class LibraryController(QObject):
         if folder:
             self.open(Path(folder))
 
-    def open(self, root: Path, model: str | None = None) -> None:
+    def open(self, root: Path, model: str | None = None, redownload_weights: bool = False) -> None:
         """Open ``root`` in the background; indexing starts as soon as it is open.
 
         ``model`` forces a model (the person confirmed the switch); otherwise an indexed
         library keeps its own model and a new one gets the preferred model.
+        ``redownload_weights``: the model's weights are fetched anew (the person asked).
         """
-        self._close_session()
         prefs = self.w.prefs
         request = OpenRequest(
             root=root,
@@ -94,11 +104,18 @@ class LibraryController(QObject):
             default_model=prefs.model or None,
             device=None if prefs.device == "auto" else prefs.device,
             weights=self._weights or (Path(prefs.weights) if prefs.weights else None),
+            redownload_weights=redownload_weights,
         )
         self._model_override = None
+        self._start(request)
+
+    def _start(self, request: OpenRequest) -> None:
+        self._close_session()
+        root = request.root
         session = LibrarySession(request, self)
         session.opened.connect(self._on_opened)
         session.open_failed.connect(self._on_open_failed)
+        session.moved_found.connect(self._on_moved_found)
         session.model_loading.connect(lambda: self._set_model_state("loading"))
         session.model_ready.connect(lambda: self._set_model_state("ready"))
         session.model_failed.connect(self._on_model_failed)
@@ -125,6 +142,9 @@ class LibraryController(QObject):
         session, self.session = self.session, None
         if self.duplicates_dialog is not None:
             self.duplicates_dialog.close()  # it works on this session's library
+        for box in self.w.findChildren(QMessageBox, "offlineNotice"):
+            box.close()  # about this session's library
+        self._offline_shown = ()
         self.w.search.set_session(None)
         self.w.thumbnails.detach()
         if not session.close():
@@ -144,8 +164,11 @@ class LibraryController(QObject):
         self.w.prefs = replace(self.w.prefs, library=str(info.root))
         self.w.settings.save_preferences(self.w.prefs)
         self.w.setWindowTitle(f"PhotoSearch — {info.root.name}")
-        self.w.thumbnails.attach(self.session.calls(), info.thumbnails_dir)
+        self.w.thumbnails.attach(self.session.calls(), info.thumbnails_dir, LibraryPlace(info.root, info.library_id))
         self.w.filters.set_folders(info.folders, info.root.name)
+        if info.capture_dates is not None:
+            self.w.filters.set_date_bounds(*info.capture_dates)
+        self.w.search.library_opened(info.supports_text)
         self.w.statusBar().showMessage(f"Opened {info.root}", 4000)
         self._show_notices(info)
         self.update_summary()
@@ -153,12 +176,51 @@ class LibraryController(QObject):
         self.session.start_index()
 
     def _on_open_failed(self, message: UserMessage) -> None:
+        self._back_to_welcome(message.text)
+        self.w.messages.show(message)
+
+    def _back_to_welcome(self, status: str) -> None:
         self._close_session()
         self.w.pages.setCurrentIndex(WELCOME_PAGE)
         self.w.setWindowTitle("PhotoSearch")
-        self.w.statusBar().showMessage(message.text, 10000)
+        self.w.statusBar().showMessage(status, 10000)
         self.update_enabled()
-        self.w.messages.show(message)
+
+    def _on_moved_found(self, moved: MovedLibrary) -> None:
+        """The folder has no index, but holds a library indexed elsewhere: ask before
+        indexing it anew (minutes to hours) what could be reused as it is."""
+        if self.session is None:
+            return
+        request = self.session.request
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Is this a library you moved?",
+            f"This looks like the library that was at {moved.old_root} — use its index?",
+            QMessageBox.StandardButton.NoButton,
+            self.w,
+        )
+        box.setObjectName("relinkOffer")
+        box.setInformativeText(
+            f"{moved.matched} of the {moved.sampled} photos looked up are here, unchanged. Its index holds "
+            f"{moved.photos:,} photos: using it here means nothing is indexed again. Otherwise this folder is "
+            "indexed anew."
+        )
+        use = box.addButton("Use its index", QMessageBox.ButtonRole.AcceptRole)
+        anew = box.addButton("Index anew", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(use)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(button: QAbstractButton) -> None:
+            if button is use:
+                self._start(replace(request, relink_from=Path(moved.old_root)))
+            elif button is anew:
+                self._start(replace(request, look_for_moved=False))
+            else:
+                self._back_to_welcome(f"{request.root} was not opened.")
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     def folder_dropped(self, folder: Path) -> None:
         info = self.info
@@ -184,7 +246,36 @@ class LibraryController(QObject):
 
     def _on_model_failed(self, message: UserMessage) -> None:
         self._set_model_state("failed")
-        self.w.messages.show(message)
+        offer = message.hint.model if Action.CHOOSE_MODEL in message.hint else None
+        redownload = Action.DOWNLOAD_WEIGHTS_AGAIN in message.hint  # the more direct remedy
+        if offer is None or redownload or self.info is None or self.info.indexed_model:
+            self._show_model_problem(message)
+            return
+        # A library never indexed (e.g. CLIP weights that cannot be downloaded offline): one
+        # click switches to the offered model, which needs no download, and indexing starts.
+        box = QMessageBox(QMessageBox.Icon.Warning, message.title, message.text, QMessageBox.StandardButton.Close,
+                          self.w)
+        box.setObjectName("modelFailed")
+        use = box.addButton("Use the built-in photo model (no download)", QMessageBox.ButtonRole.AcceptRole)
+        use.setObjectName("useBuiltInModel")
+        box.setDefaultButton(use)
+        box.finished.connect(lambda _: self._model_offer_answered(box.clickedButton() is use, offer))
+        box.open()
+
+    def _model_offer_answered(self, accepted: bool, model: str) -> None:
+        info = self.info
+        if accepted and info is not None:
+            self.apply_preferences(replace(self.w.prefs, model=model), info.model_name)
+
+    def _show_model_problem(self, message: UserMessage) -> None:
+        """Weights that were refused can be downloaded again from the message itself."""
+        remedy = ("Download again", self.redownload_weights) if Action.DOWNLOAD_WEIGHTS_AGAIN in message.hint else None
+        self.w.messages.show(message, remedy)
+
+    def redownload_weights(self) -> None:
+        info = self.info
+        if info is not None:
+            self.open(info.root, model=info.model_name, redownload_weights=True)
 
     def update_summary(self) -> None:
         info = self.info
@@ -196,6 +287,8 @@ class LibraryController(QObject):
             parts.append(f"{info.indexed} photo{'s' if info.indexed != 1 else ''} indexed")
         if info.skipped:
             parts.append(f"{info.skipped} skipped")
+        if info.offline:
+            parts.append(f"{info.offline:,} offline")
         model = {"loading": f"loading {info.model_name}…", "failed": f"{info.model_name} unavailable"}
         parts.append(model.get(self._model_state, info.model_name))
         self.w.summary.setText(" · ".join(parts))
@@ -206,6 +299,7 @@ class LibraryController(QObject):
         info = self.info
         indexing = self.session is not None and self.session.indexing
         self.w.commands.enable(LIBRARY_ACTIONS, info is not None)
+        self.w.commands["offline_photos"].setEnabled(info is not None and info.offline > 0)
         update = self.w.commands["update_index"]
         update.setEnabled(info is not None and not indexing)
         update.setToolTip("Indexing is running…" if indexing else "Index new, changed, moved and deleted photos (F5)")
@@ -245,11 +339,8 @@ class LibraryController(QObject):
         first_embedding = progress.phase == "embedding" and self._index_phase != "embedding"
         self._index_phase = progress.phase
         self.w.index_status.update_progress(progress)
-        session = self.session
-        if first_embedding and session is not None and session.library is not None:
-            # The scan is done: new folders can be chosen while their photos are indexed.
-            library = session.library
-            session.calls().submit(library.folders, lambda folders: self.w.filters.set_folders(folders, library.root.name))
+        if first_embedding:
+            self._scan_done()
 
     def _on_index_finished(self, outcome: IndexOutcome) -> None:
         self.w.index_status.hide()
@@ -261,14 +352,21 @@ class LibraryController(QObject):
             text = f"Index up to date ({changes}; {r.embedded} indexed, {r.skipped} skipped in {duration(r.seconds)})."
         if r.rebuilt_for_model:
             text += f" Rebuilt for {r.rebuilt_for_model}."
+        if r.returned:
+            text += f" {r.returned:,} offline photos are back."
+        if r.offline:
+            text += f" {r.offline:,} photos went offline."
         self.w.statusBar().showMessage(text, 15000)
         self.w.filters.set_folders(info.folders, info.root.name)
+        if info.capture_dates is not None:
+            self.w.filters.set_date_bounds(*info.capture_dates)
         self._show_notices(info)
         self.update_summary()
         self.update_enabled()
-        if r.added or r.modified or r.moved or r.deleted or r.embedded:
+        self.show_offline()
+        if r.added or r.modified or r.moved or r.deleted or r.embedded or r.offline or r.returned:
             self.w.thumbnails.forget()  # changed files get new thumbnails
-            self.w.search.rerun()  # results refresh with what was just indexed
+            self.w.search.photos_changed()  # what is shown refreshes with what was just indexed
             if self.duplicates_dialog is not None:
                 self.duplicates_dialog.refresh()
 
@@ -276,9 +374,59 @@ class LibraryController(QObject):
         self.w.index_status.hide()
         self.update_enabled()
         self.w.statusBar().showMessage(message.text, 15000)
-        self.w.messages.show(message)
+        self._scan_done()  # the scan was saved before the model was needed: its photos are browsable
+        if self._model_state != "failed":  # the model's own failure was shown already
+            self._show_model_problem(message)
+
+    def _scan_done(self) -> None:
+        """The scan's findings are saved: new folders can be chosen and new photos browsed
+        while (or even if not) the model embeds them."""
+        session = self.session
+        if session is None or session.library is None:
+            return
+        library = session.library
+        session.calls().submit(library.folders, lambda folders: self.w.filters.set_folders(folders, library.root.name))
+        self.w.search.photos_changed()
 
     # -- dialogs ----------------------------------------------------------------------------------
+
+    def show_offline(self, again: bool = False) -> None:
+        """Say which folders are not reachable, once per change (``again``: asked for), and
+        offer to keep waiting for them or to remove their photos from the index."""
+        info = self.info
+        if info is None or not info.offline:
+            self._offline_shown = ()
+            return
+        if info.offline_folders == self._offline_shown and not again:
+            return
+        self._offline_shown = info.offline_folders
+        for old in self.w.findChildren(QMessageBox, "offlineNotice"):
+            old.close()
+        everything = not info.reachable or info.indexed + info.pending + info.skipped == 0
+        lines = offline_summary(info.root, info.offline_folders, everything)
+        text = "\n".join(lines[:OFFLINE_LINES_SHOWN])
+        if len(lines) > OFFLINE_LINES_SHOWN:
+            text += f"\n…and {len(lines) - OFFLINE_LINES_SHOWN} more folders."
+        box = QMessageBox(QMessageBox.Icon.Information, "Photos offline", text, QMessageBox.StandardButton.NoButton, self.w)
+        box.setObjectName("offlineNotice")
+        box.setInformativeText(
+            f"{info.offline:,} photos stay in the index but are left out of results while their files cannot be "
+            "reached. Once they are back, Update index brings them back without indexing them again. If they "
+            "are gone for good, remove them from the index."
+        )
+        wait = box.addButton("Keep waiting", QMessageBox.ButtonRole.RejectRole)
+        remove = box.addButton("Remove them from the index", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(wait)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        session = self.session
+
+        def answered(button: QAbstractButton) -> None:
+            if button is remove and session is self.session and session is not None \
+                    and not session.start_index(remove_missing=True):
+                self.w.statusBar().showMessage("The index is being updated: remove them once it is done.", 10000)
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     def show_skipped(self) -> None:
         session = self.session

@@ -30,19 +30,21 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from .actions import MENUS, PHOTO_ACTIONS, TOOLBAR, Actions
+from .actions import MENUS, PHOTO_ACTIONS, PHOTO_MENU, SELECTION_ACTIONS, TOOLBAR, Actions
 from .drops import DropTarget
+from .export_dialog import export_results
 from .filters_panel import FiltersPanel
 from .index_status import IndexStatus
-from .jobs import Query
 from .library_controller import LibraryController
 from .messages import Messages
+from .photo_actions import PhotoActions
+from .photo_grid import PhotoGrid
+from .photo_model import PhotoModel
 from .preview_pane import PreviewPane
 from .qt_types import initialise_widget_types
+from .queries import file_query, text_query
 from .query_header import QueryHeader
-from .result_actions import ResultActions
-from .result_grid import ResultGrid
-from .result_model import ResultModel
+from .saved_panel import SavedPanel
 from .search_controller import SearchController
 from .thumbnails import ThumbnailCache
 from .welcome_view import WelcomeView
@@ -81,13 +83,13 @@ class MainWindow(QMainWindow):
         self.thumbnails = ThumbnailCache(self)
         screen = QGuiApplication.primaryScreen()
         ratio = screen.devicePixelRatio() if screen is not None else 1.0
-        self.result_model = ResultModel(self.thumbnails, self.prefs.thumb_size, ratio)
-        self.result_actions = ResultActions(self.commands, self)
+        self.photo_model = PhotoModel(self.thumbnails, self.prefs.thumb_size, ratio)
+        self.photo_actions = PhotoActions(self.commands, self)
         self._build_panes()
         self._build_bars()
         self.search = SearchController(
-            self.header, self.grid, self.result_model, self.filters, self.preview, self.result_actions,
-            self.commands.group(PHOTO_ACTIONS), lambda: self.prefs.results_count,
+            self.header, self.grid, self.photo_model, self.filters, self.saved, self.preview, self.photo_actions,
+            lambda: self.commands.group(PHOTO_MENU), lambda: self.prefs.results_count,
         )
         self.library = LibraryController(self, model, weights)
         self._connect()
@@ -100,9 +102,19 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomeView(self)
         self.filters = FiltersPanel(self)
         self.filters.setAccessibleName("Filters")
+        self.saved = SavedPanel(self)
+        self.saved.setAccessibleName("Saved searches")
+        side = QSplitter(Qt.Orientation.Vertical, self)
+        side.setObjectName("sideSplitter")
+        side.addWidget(self.filters)
+        side.addWidget(self.saved)
+        side.setStretchFactor(0, 3)
+        side.setStretchFactor(1, 1)
+        side.setChildrenCollapsible(False)
+        self.saved.setMinimumHeight(110)
         self.header = QueryHeader(self)
-        self.grid = ResultGrid(self.result_model, self)
-        self.grid.setAccessibleName("Search results")
+        self.grid = PhotoGrid(self.photo_model, self)
+        self.grid.setAccessibleName("Photos")
         center = QWidget(self)
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +125,7 @@ class MainWindow(QMainWindow):
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self.filters)
+        self.splitter.addWidget(side)
         self.splitter.addWidget(center)
         self.splitter.addWidget(self.preview)
         self.splitter.setStretchFactor(1, 1)
@@ -146,13 +158,9 @@ class MainWindow(QMainWindow):
                 toolbar.addAction(self.commands[name])
         self.addToolBar(toolbar)
         for title, names in MENUS:
-            menu = self.menuBar().addMenu(title)
-            for name in names:
-                if name == "-":
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self.commands[name])
-        self.addActions([self.commands["find_words"], *self.commands.group(PHOTO_ACTIONS)])
+            self.menuBar().addMenu(title).addActions(self.commands.group(names))
+        self.header.save.setDefaultAction(self.commands["save_search"])
+        self.addActions(self.commands.group(("find_words", "back_to_browsing", *PHOTO_ACTIONS, *SELECTION_ACTIONS)))
 
         self.index_status = IndexStatus(self)
         self.summary = QLabel(self)
@@ -168,12 +176,19 @@ class MainWindow(QMainWindow):
         a.connect("find_words", lambda: self.search_field.setFocus(Qt.FocusReason.ShortcutFocusReason))
         a.connect("quit", self.close)
         a.connect("about", self._about)
+        a.connect("find_similar_selected", self.search.find_similar_to_selection)
+        a.connect("add_to_search", lambda: self.search.add_selection(1.0))
+        a.connect("not_like_this", lambda: self.search.add_selection(-1.0))
+        a.connect("back_to_browsing", self.search.back_to_browsing)
+        a.connect("save_search", self.search.save_current)
+        a.connect("export_results", self._export)
         self.search_field.returnPressed.connect(self.search_text)
-        self.grid.activated_result.connect(lambda _: self.commands["open_photo"].trigger())
+        self.grid.activated_item.connect(lambda _: self.commands["open_photo"].trigger())
+        self.search.mode_changed.connect(self._update_search_actions)
         self.drops.query.connect(self.search.run)
         self.drops.note.connect(lambda text: status.showMessage(text, 5000))
         self.search.status.connect(status.showMessage)
-        self.result_actions.message.connect(lambda text: status.showMessage(text, 5000))
+        self.photo_actions.message.connect(lambda text: status.showMessage(text, 5000))
 
     def _restore_window(self) -> None:
         state = self.settings.window_state()
@@ -202,14 +217,31 @@ class MainWindow(QMainWindow):
     def search_text(self) -> None:
         text = self.search_field.text().strip()
         if text and self.search_field.isEnabled():
-            self.search.run(Query.from_text(text))
+            self.search.run(text_query(text))
 
     def open_image_dialog(self) -> None:
-        query = self.search.query
-        start = str(Path(query.path).parent) if query and query.path else self.prefs.library
+        files = [t.text for t in self.search.query.terms if t.kind == "file"] if self.search.query else []
+        start = str(Path(files[0]).parent) if files else self.prefs.library
         path, _ = QFileDialog.getOpenFileName(self, "Search with an image", start, IMAGE_FILTER)
         if path:
-            self.search.run(Query.from_file(Path(path)))
+            self.search.run(file_query([Path(path)]))
+
+    def _update_search_actions(self) -> None:
+        querying = self.search.query is not None
+        selected = len(self.grid.selectionModel().selectedIndexes())
+        c = self.commands
+        for name in ("back_to_browsing", "save_search"):
+            c[name].setEnabled(querying)
+        c["find_similar_selected"].setEnabled(selected > 0)
+        c["find_similar_selected"].setText(f"Find similar to these ({selected})" if selected > 1 else "Find similar to these")
+        c["add_to_search"].setEnabled(selected > 0)
+        c["not_like_this"].setEnabled(selected > 0 and querying)
+        c["export_results"].setEnabled(self.photo_model.rowCount() > 0)
+
+    def _export(self) -> None:
+        if self.session is not None:
+            export_results(self, self.session, self.search.shown_results(),
+                           lambda text: self.statusBar().showMessage(text, 8000))
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -23,7 +23,8 @@ from .imaging import load_for_display, pil_to_qimage
 from .tasks import BackgroundCalls
 
 if TYPE_CHECKING:
-    from ..engine.records import PhotoRecord, SearchResult
+    from ..engine.records import PhotoRecord
+    from .photo_model import GridItem
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class PhotoView(QWidget):
         self.setSizePolicy(policy)
         self._pixmap: QPixmap | None = None
         self._scaled: QPixmap | None = None
-        self._text = "Select a result to see it here."
+        self._text = "Select a photo to see it here."
 
     def set_pixmap(self, pixmap: QPixmap | None, text: str = "") -> None:
         self._pixmap, self._scaled, self._text = pixmap, None, text
@@ -152,7 +153,7 @@ class PreviewPane(QWidget):
         if self._calls is not None:
             self._calls.cancel_all()
         self._shown_path = None
-        self.photo.set_pixmap(None, "Select a result to see it here.")
+        self.photo.set_pixmap(None, "Select a photo to see it here.")
         self.title.setText("No photo selected")
         for label in self.fields.values():
             label.setText("—")
@@ -162,32 +163,32 @@ class PreviewPane(QWidget):
         """Absolute path of the photo on display (None when nothing is)."""
         return self._shown_path
 
-    def show_result(self, result: SearchResult | None) -> None:
-        if result is None:
+    def show_item(self, item: GridItem | None) -> None:
+        if item is None:
             self.clear()
             return
-        if result.abs_path == self._shown_path:
-            self.fields["Score"].setText(f"{result.score:.3f}")
+        if item.abs_path == self._shown_path:
+            self.fields["Score"].setText(_score(item.score))
             return
-        self._shown_path = result.abs_path
-        self._fill_facts(result.photo, result.score)
+        self._shown_path = item.abs_path
+        self._fill_facts(item.photo, item.score)
         if self._calls is None:
             return
         self.photo.set_pixmap(None, "Loading…")
         self._calls.cancel_all()  # only the newest selection matters
-        path = Path(result.abs_path)
+        path = Path(item.abs_path)
         self._calls.submit(lambda: pil_to_qimage(load_for_display(path, PREVIEW_MAX_SIDE)[0]),
-                           lambda image: self._show_image(result.abs_path, image),
-                           lambda exc: self._show_failure(result.abs_path, exc))
+                           lambda image: self._show_image(item.abs_path, image),
+                           lambda exc: self._show_failure(item.abs_path, exc))
 
-    def _fill_facts(self, photo: PhotoRecord, score: float) -> None:
+    def _fill_facts(self, photo: PhotoRecord, score: float | None) -> None:
         self.title.setText(photo.rel_path.rsplit("/", 1)[-1])
         self.fields["Path"].setText(photo.rel_path)
         self.fields["Taken"].setText(_taken(photo))
         pixels = f"{photo.width} × {photo.height} px · " if photo.width and photo.height else ""
         self.fields["Size"].setText(pixels + human_bytes(photo.size))
         self.fields["Camera"].setText(photo.camera or "—")
-        self.fields["Score"].setText(f"{score:.3f}")
+        self.fields["Score"].setText(_score(score))
 
     def _show_image(self, path: str, image: QImage) -> None:
         if path == self._shown_path:
@@ -196,6 +197,10 @@ class PreviewPane(QWidget):
     def _show_failure(self, path: str, exc: BaseException) -> None:
         if path == self._shown_path:
             self.photo.set_pixmap(None, f"Cannot show this photo.\n{describe_error(exc).text}")
+
+def _score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.3f}"
+
 
 def _taken(photo: PhotoRecord) -> str:
     if photo.taken_at is None:

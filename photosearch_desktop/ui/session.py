@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, TypeVar
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, Query, SearchRequest
+from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
 from .latest import LatestOnly, Ticket
 from .tasks import BackgroundCalls
 from .workers import DuplicatesWorker, EngineWorker, IndexWorker
 
 if TYPE_CHECKING:
     from ..engine.library import Library
-    from ..engine.records import SearchFilters
+    from ..engine.records import SearchFilters, SearchQuery
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class LibrarySession(QObject):
 
     opened = Signal(object)  # LibraryInfo
     open_failed = Signal(object)  # UserMessage
+    moved_found = Signal(object)  # MovedLibrary: not opened; the window asks whether to use its index
     model_loading = Signal()
     model_ready = Signal()
     model_failed = Signal(object)
@@ -81,6 +82,7 @@ class LibrarySession(QObject):
         self._duplicates_requested.connect(self._dup_worker.run)
         self._engine.opened.connect(self._on_opened)
         self._engine.open_failed.connect(self.open_failed)
+        self._engine.moved_found.connect(self.moved_found)
         self._engine.model_loading.connect(self.model_loading)
         self._engine.model_ready.connect(self.model_ready)
         self._engine.model_failed.connect(self.model_failed)
@@ -116,11 +118,12 @@ class LibrarySession(QObject):
     def indexing(self) -> bool:
         return self._job is not None
 
-    def start_index(self) -> bool:
-        """Bring the index up to date in the background; False if a run is already going."""
+    def start_index(self, remove_missing: bool = False) -> bool:
+        """Bring the index up to date in the background; False if a run is already going.
+        ``remove_missing`` deletes the photos not found instead of keeping them offline."""
         if self.library is None or self._job is not None or self._closed:
             return False
-        self._job = IndexJob(self.library)
+        self._job = IndexJob(self.library, remove_missing=remove_missing)
         self._index_requested.emit(self._job)
         self.index_started.emit()
         return True
@@ -129,7 +132,7 @@ class LibrarySession(QObject):
         if self._job is not None:
             self._job.cancel.set()  # the indexer stops after the batch it is working on
 
-    def search(self, query: Query, k: int, filters: SearchFilters) -> None:
+    def search(self, query: SearchQuery, k: int, filters: SearchFilters) -> None:
         self._search_requested.emit(SearchRequest(self._queries.next(), query, k, filters))
 
     def find_duplicates(self, folder: str, floor: float, threshold: float, rebuild: bool) -> None:

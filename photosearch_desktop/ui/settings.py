@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from ..engine.library import create_private_file, private_dir
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RESULTS_RANGE = (10, 1000)
 THUMB_RANGE = (96, 320)
@@ -28,8 +30,13 @@ class Preferences:
 
 class AppSettings:
     def __init__(self, config_dir: Path) -> None:
-        config_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config_dir)
         self.path = config_dir / "settings.ini"
+        try:
+            # Owner-only from the start: QSettings replaces the file keeping its mode.
+            create_private_file(self.path)
+        except OSError:
+            pass  # a read-only config folder: QSettings reads what is there and saves nothing
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def preferences(self) -> Preferences:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import logging.handlers
 import os
 import sys
 import threading
@@ -24,7 +23,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
-from ..engine.library import app_dirs
+from ..engine.library import WithoutImageData, app_dirs, keep_private, log_file_handler
 from .desktop_entry import APP_ID
 from .errors import describe_error
 from .single_instance import InstanceServer, hand_over, server_name
@@ -36,17 +35,19 @@ log = logging.getLogger("photosearch.ui")
 
 
 def setup_logging(log_dir: Path, verbose: bool) -> Path | None:
+    """Log to stderr (where there is one) and to a rotating, owner-only file in ``log_dir``;
+    never image data."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if sys.stderr is not None:  # None under the Windows GUI launcher (pythonw): the log file only
         console = logging.StreamHandler()
         console.setLevel(logging.INFO if verbose else logging.WARNING)
         console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        console.addFilter(WithoutImageData())
         root.addHandler(console)
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / "photosearch-desktop.log"
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+        handler = log_file_handler(path)
     except OSError as exc:
         log.warning("no log file: %s", exc)
         return None
@@ -136,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
             print("PhotoSearch is running already: its window was brought to the front.", file=sys.stderr)
         return 0
 
-    log_path = setup_logging(dirs.data / "logs", args.verbose)
+    log_path = setup_logging(dirs.logs, args.verbose)
+    keep_private(dirs)  # after the log is set up: it says what it tightened
     from .app_icon import app_icon
 
     app.setWindowIcon(app_icon())

@@ -23,9 +23,8 @@ from PySide6.QtGui import QImage
 
 from .errors import UserMessage, describe_error
 from .heavy_imports import load_engine_modules, loading_quietly
-from .imaging import load_for_display, pil_to_qimage, qimage_to_pil, scaled_qimage
+from .imaging import load_for_display, pil_to_qimage, scaled_qimage
 from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
-from .latest import Ticket
 
 if TYPE_CHECKING:
     from ..engine.library import DuplicateFinder, Library
@@ -44,6 +43,7 @@ PROGRESS_INTERVAL_S = 0.1  # at most ten progress updates a second reach the GUI
 
 def library_info(lib: Library) -> LibraryInfo:
     counts = lib.counts()
+    offline = counts["offline"]
     return LibraryInfo(
         root=lib.root,
         model_name=lib.model_name,
@@ -56,12 +56,18 @@ def library_info(lib: Library) -> LibraryInfo:
         pending=counts["pending"],
         skipped=len(lib.skipped()),
         notices=tuple(lib.notices),
+        capture_dates=(dates[0].date(), dates[1].date()) if (dates := lib.capture_date_range()) else None,
+        offline=offline,
+        offline_folders=tuple(lib.offline_folders()) if offline else (),
+        reachable=lib.reachable,
+        library_id=lib.library_id,
     )
 
 
 class EngineWorker(QObject):
     opened = Signal(object, object)  # Library, LibraryInfo
     open_failed = Signal(object)  # UserMessage
+    moved_found = Signal(object)  # MovedLibrary: the folder holds a library indexed elsewhere
     model_loading = Signal()
     model_ready = Signal()
     model_failed = Signal(object)  # UserMessage
@@ -75,8 +81,17 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def open_library(self, request: OpenRequest) -> None:
+        from ..engine.library import find_moved_library, relink_library
+
         try:
             load_engine_modules()
+            if request.relink_from is not None:
+                relink_library(request.relink_from, request.root, request.data_dir)
+            elif request.look_for_moved:
+                moved = find_moved_library(request.root, request.data_dir)
+                if moved is not None:
+                    self.moved_found.emit(moved)  # the person decides; the window opens it again
+                    return
             lib = self._open(request)
             info = library_info(lib)
         except Exception as exc:  # noqa: BLE001 - reported to the person in plain words
@@ -93,7 +108,8 @@ class EngineWorker(QObject):
         def make(model: str | None) -> Library:
             # The model runs in its own process: torch never holds this interpreter's GIL.
             return Library(request.root, data_dir=request.data_dir, model=model, device=request.device,
-                           weights=request.weights, model_process=True)
+                           weights=request.weights, model_process=True,
+                           redownload_weights=request.redownload_weights)
 
         lib = make(request.model)
         if request.model is None and lib.indexed_model is None and request.default_model \
@@ -142,28 +158,26 @@ class EngineWorker(QObject):
             return False
 
     def _run(self, request: SearchRequest) -> list[SearchResult]:
-        lib, q = self._lib, request.query
-        assert lib is not None
-        k, filters = request.k, request.filters
-        if q.kind == "text":
-            return lib.search_text(q.text, k, filters)
-        if q.kind == "image":
-            assert q.image is not None
-            self.query_image.emit(request.ticket, scaled_qimage(q.image, QUERY_THUMB_SIDE))
-            return lib.search_pil(qimage_to_pil(q.image), k, filters)
-        assert q.path is not None
-        self._emit_file_thumbnail(request.ticket, q.path)
-        if q.kind == "photo":
-            assert q.photo_id is not None
-            return lib.search_photo(q.photo_id, k, filters)
-        return lib.search_image(q.path, k, filters)
+        assert self._lib is not None
+        self._emit_query_image(request)
+        return self._lib.search(request.query, request.k, request.filters)
 
-    def _emit_file_thumbnail(self, ticket: Ticket, path: Path) -> None:
+    def _emit_query_image(self, request: SearchRequest) -> None:
+        """The header's thumbnail: the query's first photo or image, if it has one."""
+        assert self._lib is not None
+        term = next((t for t in request.query.positive if t.kind != "text"), None)
+        if term is None:
+            return
         try:
-            image, _ = load_for_display(path, QUERY_THUMB_SIDE)
+            if term.kind == "pixels":
+                image = QImage.fromData(term.pixels)
+                self.query_image.emit(request.ticket, scaled_qimage(image, QUERY_THUMB_SIDE))
+                return
+            path = self._lib.root / term.text if term.kind == "photo" else Path(term.text)
+            thumb, _ = load_for_display(path, QUERY_THUMB_SIDE)
         except Exception:  # noqa: BLE001 - the search itself reports an unreadable file
             return
-        self.query_image.emit(ticket, pil_to_qimage(image))
+        self.query_image.emit(request.ticket, pil_to_qimage(thumb))
 
 
 class IndexWorker(QObject):
@@ -188,7 +202,8 @@ class IndexWorker(QObject):
 
         try:
             report = job.library.index(
-                progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size)
+                progress=on_progress, cancel=job.cancel, options=PipelineOptions(batch_size=job.batch_size),
+                remove_missing=job.remove_missing,
             )
             info = library_info(job.library)
         except Exception as exc:  # noqa: BLE001

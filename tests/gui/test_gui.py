@@ -119,8 +119,11 @@ def drop_files(window: MainWindow, *paths: Path) -> None:
 
 
 def result_paths(window: MainWindow) -> list[str]:
-    model = window.result_model
-    return [model.result(i).photo.rel_path for i in range(model.rowCount())]
+    """The query's results shown (none while the grid browses the library)."""
+    model = window.photo_model
+    if model.browsing:
+        return []
+    return [model.item(i).photo.rel_path for i in range(model.rowCount())]
 
 
 def wait_results(qtbot, window: MainWindow, check=lambda paths: bool(paths)) -> list[str]:  # type: ignore[no-untyped-def]
@@ -130,7 +133,7 @@ def wait_results(qtbot, window: MainWindow, check=lambda paths: bool(paths)) -> 
 
 
 def click_result(qtbot, window: MainWindow, row: int) -> None:  # type: ignore[no-untyped-def]
-    index = window.result_model.index(row)
+    index = window.photo_model.index(row)
     window.grid.scrollTo(index)
     rect = window.grid.visualRect(index)
     assert rect.isValid() and window.grid.viewport().rect().intersects(rect)
@@ -176,19 +179,19 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
     assert len(paths) == PHOTOS
     assert "holiday.jpg" in window.header.title.text()
     qtbot.waitUntil(lambda: window.header.thumb.pixmap() is not None and not window.header.thumb.pixmap().isNull())
-    scores = [window.result_model.result(i).score for i in range(len(paths))]
+    scores = [window.photo_model.item(i).score for i in range(len(paths))]
     assert scores == sorted(scores, reverse=True)
 
     # Thumbnails are made in the background and cached on disk (not in the library).
-    first = window.result_model.index(0)
-    qtbot.waitUntil(lambda: isinstance(window.result_model.data(first, Qt.ItemDataRole.DecorationRole), QPixmap),
+    first = window.photo_model.index(0)
+    qtbot.waitUntil(lambda: isinstance(window.photo_model.data(first, Qt.ItemDataRole.DecorationRole), QPixmap),
                     timeout=QUERY_TIMEOUT_MS)
     assert list(app_dirs(data_dir).thumbnails.rglob("*.jpg"))
     assert not any(p.suffix == ".part" for p in library.rglob("*"))
 
     # Click a result: the preview shows it and its facts.
     click_result(qtbot, window, 1)
-    second = window.result_model.result(1)
+    second = window.photo_model.item(1)
     assert window.preview.fields["Path"].text() == second.photo.rel_path
     assert window.preview.shown_path == second.abs_path
     qtbot.waitUntil(window.preview.photo.has_image, timeout=QUERY_TIMEOUT_MS)
@@ -197,13 +200,13 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
 
     # Keyboard: Right moves to the next result, and the preview follows.
     qtbot.keyClick(window.grid, Qt.Key.Key_Right)
-    assert window.preview.fields["Path"].text() == window.result_model.result(2).photo.rel_path
+    assert window.preview.fields["Path"].text() == window.photo_model.item(2).photo.rel_path
 
     # Copy path puts the file's path on the clipboard; dragging out carries its URL.
     window.commands["copy_path"].trigger()
-    assert QGuiApplication.clipboard().text() == window.result_model.result(2).abs_path
-    mime = window.result_model.mimeData([window.result_model.index(2)])
-    assert [u.toLocalFile() for u in mime.urls()] == [window.result_model.result(2).abs_path]
+    assert QGuiApplication.clipboard().text() == window.photo_model.item(2).abs_path
+    mime = window.photo_model.mimeData([window.photo_model.index(2)])
+    assert [u.toLocalFile() for u in mime.urls()] == [window.photo_model.item(2).abs_path]
 
     # Folder filter: only that subtree remains, the chip says so, and × clears it.
     assert window.filters.set_folder("2020")
@@ -224,12 +227,12 @@ def test_first_start_index_drop_preview_and_filters(qtbot, library: Path, data_d
     wait_results(qtbot, window, lambda ps: len(ps) == PHOTOS)
 
     # Minimum score hides weak matches without searching again.
-    best = window.result_model.result(0).score
+    best = window.photo_model.item(0).score
     window.filters.score_slider.setValue(int(best * 100))
-    assert 1 <= window.result_model.rowCount() < PHOTOS
+    assert 1 <= window.photo_model.rowCount() < PHOTOS
     assert "hidden by the minimum score" in window.header.detail.text()
     window.filters.clear_min_score()
-    assert window.result_model.rowCount() == PHOTOS
+    assert window.photo_model.rowCount() == PHOTOS
 
     # Find similar searches with a library photo, which is left out of its own results.
     click_result(qtbot, window, 0)
@@ -312,6 +315,10 @@ def test_close_while_indexing_is_clean(qtbot, data_dir: Path, tmp_path: Path) ->
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.expect_log(
+    r"^The model process stopped unexpectedly \(ended by signal 9",
+    r"^indexing failed: The model process stopped unexpectedly \(ended by signal 9",
+)
 def test_model_process_killed_while_indexing_is_explained_and_recovers(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The model runs in a process of its own: when that one dies (here: killed, as the system
     does when memory runs out) the window says so in plain words and stays usable, and Update
@@ -378,7 +385,7 @@ def test_open_paste_and_stale_results_are_dropped(qtbot, library: Path, data_dir
     # An older query that finishes after a newer one must not replace its results.
     before = result_paths(window)
     engine = window.session._engine
-    fake = [window.result_model.result(PHOTOS - 1)]
+    fake = [window.photo_model.item(PHOTOS - 1)]
     engine.results_ready.emit(Ticket(0), fake, 0.01)  # a ticket older than every query
     qtbot.wait(50)
     assert result_paths(window) == before
@@ -418,6 +425,10 @@ def test_settings_dialog_describes_models(qtbot, data_dir: Path) -> None:  # typ
     assert (prefs.model, prefs.results_count, prefs.thumb_size) == ("clip-vit-b-32", 90, 200)
 
 
+@pytest.mark.expect_log(
+    r"^model clip-vit-b-32 failed to load: The weights of clip-vit-b-32 .* could not be downloaded",
+    r"^indexing failed: The weights of clip-vit-b-32 .* could not be downloaded",
+)
 def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, library: Path, data_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
     window.library.open(library)
@@ -446,6 +457,9 @@ def test_model_switch_is_confirmed_and_download_failure_is_explained(qtbot, libr
     assert window.commands["update_index"].isEnabled()  # the app keeps working
 
 
+@pytest.mark.expect_log(
+    r"^could not open .*gone: The photo folder .*gone does not exist or is not a folder\.$",
+)
 def test_missing_folder_is_explained(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
     window.library.open(tmp_path / "gone")
@@ -456,6 +470,9 @@ def test_missing_folder_is_explained(qtbot, data_dir: Path, tmp_path: Path) -> N
     assert window.session is None
 
 
+@pytest.mark.expect_log(
+    r"^unexpected error:\n(?s:.*)ValueError: the flux capacitor is empty",
+)
 def test_unexpected_errors_become_a_plain_message(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     reporter = ExceptionReporter(tmp_path / "app.log")
     try:
@@ -509,17 +526,22 @@ def test_open_show_in_folder_copy_and_find_similar_hand_the_photo_over(qtbot, li
         window.filters.collapse_check.setChecked(False)
         drop_files(window, _near_copy(library / "2019" / "Trips" / "trip3.jpg", tmp_path / "q.jpg"))
         wait_results(qtbot, window)
-        first = window.result_model.result(0)
+        first = window.photo_model.item(0)
         target = library / first.photo.rel_path
 
-        index = window.result_model.index(0)
+        index = window.photo_model.index(0)
         click_result(qtbot, window, 0)  # a double-click is a press, a release, then the second press
         qtbot.mouseDClick(window.grid.viewport(), Qt.MouseButton.LeftButton, pos=window.grid.visualRect(index).center())
         assert system.opened == [str(target)]
 
         QTimer.singleShot(20, pick_from_menu)
         window.grid.customContextMenuRequested.emit(window.grid.visualRect(index).center())
-        assert menus == [["Open", "Show in folder", "Copy path", "Find similar"]]
+        assert menus == [
+            [
+                "Open", "Show in folder", "Copy path", "Find similar", "",
+                "Find similar to these", "Add to search", "Not like this", "", "Export results…",
+            ]
+        ]
         assert system.opened[-1] == str(target.parent)
 
         window.commands["copy_path"].trigger()

@@ -138,15 +138,15 @@ def test_collapsed_results_show_one_picture_with_a_badge(qtbot, dup_library: Pat
         im.resize((200, 150)).save(query, quality=80)
     drop_files(window, query)
     qtbot.waitUntil(lambda: bool(result_paths(window)), timeout=QUERY_TIMEOUT_MS)
-    first = window.result_model.result(0)
+    first = window.photo_model.item(0)
     shown = set(result_paths(window))
     assert first.photo.rel_path in COPIES and len(shown & COPIES) == 1  # one picture, once
     folded = {f.photo.rel_path for f in first.folded}
     assert COPIES - {first.photo.rel_path} <= folded
-    tooltip = window.result_model.data(window.result_model.index(0), Qt.ItemDataRole.ToolTipRole)
+    tooltip = window.photo_model.data(window.photo_model.index(0), Qt.ItemDataRole.ToolTipRole)
     assert f"+{len(first.folded)} near-duplicate" in tooltip
     window.grid.viewport().grab()  # paints the "+n" badge without error
 
     window.filters.collapse_check.setChecked(False)
     qtbot.waitUntil(lambda: COPIES <= set(result_paths(window)), timeout=QUERY_TIMEOUT_MS)
-    assert all(not window.result_model.result(i).folded for i in range(window.result_model.rowCount()))
+    assert all(not window.photo_model.item(i).folded for i in range(window.photo_model.rowCount()))

@@ -39,7 +39,7 @@ def test_a_second_start_hands_its_folder_to_the_running_window_and_exits_0(qtbot
     assert second.returncode == 0, err
     assert "running already" in err and out == ""
     assert asked == [folder.resolve()]
-    assert not (data_dir / "logs").exists()  # it opened nothing of its own
+    assert not app_dirs(data_dir).logs.exists()  # it opened nothing of its own
 
 
 def test_another_data_folder_is_another_app(tmp_path: Path) -> None:

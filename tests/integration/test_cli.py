@@ -83,7 +83,7 @@ def test_exit_codes(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit) as usage:
         main(["search", str(tmp_path)])  # no query given
     assert usage.value.code == 2
-    assert "one of the arguments --image --photo --text is required" in capsys.readouterr().err
+    assert "one of the arguments --image --photo --text --add --saved is required" in capsys.readouterr().err
 
     assert main(["index", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip()

@@ -2,12 +2,12 @@
 
 Weights are pretrained: downloaded once into the user's cache (with a progress bar), or
 read from a local checkpoint file the person gives. Without a network and without a
-checkpoint the model fails fast with a message that says what to do.
+checkpoint the model fails fast with a message that says what to do. Downloaded weights are
+checked before every load (weights.py) and downloaded again only when the person asks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -21,22 +21,16 @@ import torch
 
 from ..errors import Action, ModelError, hint
 from ..records import ModelSpec
+from ..system.private_files import private_dir, tighten
 from .base import Embedder, l2_normalise
 from .preprocess import ClipPreprocess
+from .weights import check_weights, file_sha256
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 DownloadProgress = Callable[[int, int], None]  # bytes done, bytes total
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _offline_error(spec: ModelSpec, repo: str, cause: BaseException) -> ModelError:
@@ -55,12 +49,12 @@ def _first_line(exc: BaseException) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _damaged_weights(weights: Path, spec: ModelSpec, exc: BaseException) -> ModelError:
+def _damaged_weights(weights: Path, spec: ModelSpec, exc: BaseException, downloaded: bool) -> ModelError:
     return ModelError(
         f"The weights file {weights} cannot be read as a checkpoint of {spec.arch}: it is damaged "
         f"(for example cut off while copying or downloading) or not a model file "
         f"({type(exc).__name__}: {_first_line(exc)}).",
-        hint(Action.REPLACE_WEIGHTS),
+        hint(Action.DOWNLOAD_WEIGHTS_AGAIN if downloaded else Action.REPLACE_WEIGHTS),
     )
 
 
@@ -76,8 +70,12 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgress | None) -> Path:
-    from huggingface_hub import hf_hub_download
+def _download(
+    spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgress | None, force: bool = False
+) -> tuple[Path, str]:
+    """The weights file in the cache, downloaded first if it is not there (or ``force``), and
+    its key in the weights record ("REPO/FILE")."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
     from tqdm.auto import tqdm
 
     cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
@@ -87,6 +85,18 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
             f"open_clip has no downloadable weights for {spec.arch} / '{spec.pretrained}'.", hint(Action.GIVE_WEIGHTS)
         )
     repo_id = repo.rstrip("/")
+    if cache_dir is not None:
+        private_dir(cache_dir)  # the app's own cache: what the hub client creates inside is unreachable
+
+    # Files already in the cache are found on disk alone: hf_hub_download, even told to stay
+    # local, contacts the hub (huggingface_hub 2.4 fetches a registry of its own there).
+    if not force:
+        for filename in WEIGHT_FILES:
+            cached = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
+            if isinstance(cached, str):
+                return Path(cached), f"{repo_id}/{filename}"
+    if not _hub_reachable():
+        raise _offline_error(spec, repo_id, ConnectionError("no connection to the model hub"))
 
     tqdm_class = tqdm
     if progress is not None:
@@ -100,26 +110,30 @@ def _download(spec: ModelSpec, cache_dir: Path | None, progress: DownloadProgres
 
         tqdm_class = _Reporting
 
-    # Files already in the cache load without touching the network.
     last_error: BaseException = RuntimeError("no weight file found")
-    for local_only in (True, False):
-        if not local_only and not _hub_reachable():
-            raise _offline_error(spec, repo_id, ConnectionError("no connection to the model hub"))
-        for filename in WEIGHT_FILES:
-            try:
-                return Path(
-                    hf_hub_download(
-                        repo_id,
-                        filename,
-                        cache_dir=cache_dir,
-                        local_files_only=local_only,
-                        tqdm_class=tqdm_class,
-                        etag_timeout=10,
-                    )
+    for filename in WEIGHT_FILES:
+        try:
+            path = Path(
+                hf_hub_download(
+                    repo_id, filename, cache_dir=cache_dir, force_download=force, tqdm_class=tqdm_class, etag_timeout=10
                 )
-            except Exception as exc:  # noqa: BLE001 - the hub raises many kinds; all mean "not here"
-                last_error = exc
+            )
+        except Exception as exc:  # noqa: BLE001 - the hub raises many kinds; all mean "not here"
+            last_error = exc
+            continue
+        if cache_dir is not None:
+            tighten(cache_dir)  # the hub client creates with the umask's modes
+        return path, f"{repo_id}/{filename}"
     raise _offline_error(spec, repo_id, last_error)
+
+
+def _record_dir(cache_dir: Path | None) -> Path:
+    """Where the weights record lies: next to the cache the weights were downloaded into."""
+    if cache_dir is not None:
+        return cache_dir
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
 
 
 def _architecture(arch: str) -> str:
@@ -144,17 +158,22 @@ class ClipEmbedder(Embedder):
         weights: Path | None = None,
         cache_dir: Path | None = None,
         download_progress: DownloadProgress | None = None,
+        force_download: bool = False,
     ) -> None:
+        """``force_download``: download the weights again even if they are in the cache (the
+        person asked for it, after they were refused)."""
         self.name = spec.name
         self.device = device
         arch = _architecture(spec.arch)
+        downloaded = weights is None
         if weights is not None:
             weights = Path(weights)
             if not weights.is_file():
                 raise ModelError(f"The weights file {weights} does not exist.", hint(Action.GIVE_WEIGHTS))
             self.identity = f"open_clip/{arch}/sha256:{file_sha256(weights)[:16]}"
         elif spec.pretrained:
-            weights = _download(spec, cache_dir, download_progress)
+            weights, key = _download(spec, cache_dir, download_progress, force_download)
+            check_weights(weights, key, spec.published_sha256(weights.name), _record_dir(cache_dir), force_download)
             self.identity = f"open_clip/{spec.arch}/{spec.pretrained}"
         else:
             raise ModelError(f"{spec.name} needs a weights file.", hint(Action.GIVE_WEIGHTS))
@@ -165,10 +184,10 @@ class ClipEmbedder(Embedder):
                 raise ModelError(f"The weights in {weights} do not fit {spec.arch}: {exc}", hint(Action.GIVE_WEIGHTS)) from exc
             if "Model config" in str(exc) and "not found" in str(exc):
                 raise ModelError(f"open_clip has no model architecture '{arch}'.", hint(Action.CHOOSE_MODEL)) from exc
-            raise _damaged_weights(weights, spec, exc) from exc
+            raise _damaged_weights(weights, spec, exc, downloaded) from exc
         except Exception as exc:  # noqa: BLE001 - a cut-off or garbage file fails in many ways
             # torch.load raises EOFError, UnpicklingError, UnicodeDecodeError, ... on bad bytes.
-            raise _damaged_weights(weights, spec, exc) from exc
+            raise _damaged_weights(weights, spec, exc, downloaded) from exc
         model.eval()
         self._model = model
         self._tokenizer = open_clip.get_tokenizer(arch)

@@ -16,8 +16,10 @@ def create_embedder(
     weights: Path | None = None,
     cache_dir: Path | None = None,
     download_progress: Callable[[int, int], None] | None = None,
+    force_download: bool = False,
 ) -> Embedder:
-    """Build the model; heavy (imports torch, loads weights)."""
+    """Build the model; heavy (imports torch, loads weights). ``force_download``: fetch
+    downloaded weights anew (the person asked for it)."""
     spec = get_spec(name)
     from .device import resolve_device
 
@@ -26,7 +28,8 @@ def create_embedder(
         from .clip import ClipEmbedder
 
         return ClipEmbedder(
-            spec, device=dev, weights=weights, cache_dir=cache_dir, download_progress=download_progress
+            spec, device=dev, weights=weights, cache_dir=cache_dir, download_progress=download_progress,
+            force_download=force_download,
         )
     from .efficientnet_lite import EfficientNetLite2Embedder
 

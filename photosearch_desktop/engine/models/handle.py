@@ -14,17 +14,20 @@ class ModelHandle:
     share one load; a model whose process died is loaded again on the next call.
 
     ``own_process``: run the model in a process of its own (the window does, so that torch
-    never holds its interpreter; the command line keeps it in-process).
+    never holds its interpreter; the command line keeps it in-process). ``force_download``: the
+    first load downloads the weights anew (the person asked for it), later ones do not.
     """
 
     def __init__(
-        self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False
+        self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False,
+        force_download: bool = False,
     ) -> None:
         self.name = name
         self.device = device
         self.weights = weights
         self.cache_dir = cache_dir
         self.own_process = own_process
+        self.force_download = force_download
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -36,16 +39,19 @@ class ModelHandle:
                 self._embedder = None
             if self._embedder is None:
                 self._embedder = self._load()
+                self.force_download = False
             return self._embedder
 
     def _load(self) -> Embedder:
         if self.own_process:
             from .process import ModelProcess
 
-            return ModelProcess(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir)
+            return ModelProcess(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir,
+                                force_download=self.force_download)
         from .factory import create_embedder
 
-        embedder = create_embedder(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir)
+        embedder = create_embedder(self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir,
+                                   force_download=self.force_download)
         release_free_memory()  # the loader's freed temporaries
         return embedder
 

@@ -40,6 +40,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import Action, ModelError, ModelStopped, PhotoSearchError, hint
+from ..system.log_files import WithoutImageData
 from .base import Embedder
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,11 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     _send_prints_to_stderr()
     send_lock = threading.Lock()
-    name, device, weights, cache_dir, log_level = _receive(requests)
+    name, device, weights, cache_dir, force_download, log_level = _receive(requests)
     logging.getLogger().setLevel(log_level)
-    logging.getLogger().addHandler(_LogToCaller(answers, send_lock))
+    to_caller = _LogToCaller(answers, send_lock)
+    to_caller.addFilter(WithoutImageData())
+    logging.getLogger().addHandler(to_caller)
     started = time.perf_counter()
 
     try:
@@ -126,7 +129,8 @@ def serve() -> None:
         from ..system.memory import release_free_memory
         from .factory import create_embedder
 
-        embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir)
+        embedder = create_embedder(name, device=device, weights=weights, cache_dir=cache_dir,
+                                   force_download=force_download)
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         with send_lock:
             _send(answers, ("failed", _error(exc)))
@@ -245,7 +249,8 @@ class ModelProcess(Embedder):
     """Starts the model ``name`` in a new process and waits until it is loaded."""
 
     def __init__(
-        self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None
+        self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None,
+        force_download: bool = False,
     ) -> None:
         self._process = subprocess.Popen(
             _command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, **_child_options(sys.stderr, sys.platform)
@@ -253,7 +258,8 @@ class ModelProcess(Embedder):
         self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
-            _send(self._requests, (name, device, weights, cache_dir, logging.getLogger().getEffectiveLevel()))
+            _send(self._requests, (name, device, weights, cache_dir, force_download,
+                                   logging.getLogger().getEffectiveLevel()))
             kind, payload = self._next_answer()
         except (EOFError, OSError):
             self._stop()

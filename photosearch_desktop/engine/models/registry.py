@@ -23,6 +23,12 @@ MODELS: dict[str, ModelSpec] = {
             kind="clip",
             arch="ViT-B-32",
             pretrained="laion2b_s34b_b79k",
+            # laion/CLIP-ViT-B-32-laion2B-s34B-b79K, revision 1a25a446: the LFS pointer's
+            # "oid sha256" of its 605,143,316 bytes. Its open_clip_pytorch_model.bin is
+            # checked on first use instead (its hash was not found in public material).
+            weights_sha256=(
+                ("open_clip_model.safetensors", "ac4f8c4b88af6d963118cbf40ad93176d092abbedfcb752601ae1866352656e6"),
+            ),
         ),
         ModelSpec(
             name="clip-vit-b-16",
@@ -33,6 +39,8 @@ MODELS: dict[str, ModelSpec] = {
             kind="clip",
             arch="ViT-B-16",
             pretrained="datacomp_xl_s13b_b90k",
+            # No hash listed: its repository's main branch holds open_clip_pytorch_model.bin
+            # only, whose LFS hash was not found in public material; checked on first use.
         ),
         ModelSpec(
             name="efficientnet-lite2",

@@ -38,7 +38,7 @@ def read_groups(path: Path, catalog: Catalog) -> tuple[dict[int, str], list[str]
     ``images/`` folder (UKBench's layout), then by file name alone when exactly one indexed
     photo has that name.
     """
-    indexed = {p: k.id for p, k in catalog.known_files().items() if k.status == "indexed"}
+    indexed = {p: k.id for p, k in catalog.known_files().items() if k.status == "indexed" and not k.offline}
     by_name: dict[str, list[int]] = defaultdict(list)
     for rel, photo_id in indexed.items():
         by_name[PurePosixPath(rel).name].append(photo_id)

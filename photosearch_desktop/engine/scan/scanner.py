@@ -29,7 +29,7 @@ IGNORED_EXTENSIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per file: 100,000 of them in a big library
 class FileStat:
     size: int
     mtime_ns: int
@@ -39,6 +39,10 @@ class FileStat:
 class ScanResult:
     files: dict[str, FileStat] = field(default_factory=dict)  # library-relative POSIX path -> stat
     problems: list[SkippedFile] = field(default_factory=list)  # unreadable folders, broken links
+    # Folders (and files) whose listing or stat failed: what the catalog knows under them is
+    # unknown now, not gone ("" when the library folder itself could not be listed to the end).
+    unread: list[str] = field(default_factory=list)
+    root_problem: str | None = None  # why the library folder itself cannot be read at all
 
 
 def _is_candidate(name: str, path: str, known: bool) -> bool:
@@ -87,15 +91,22 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
     attribute, see :func:`_hidden`) are not part of the library. Symbolic
     links are followed, but each real folder is visited once, so link loops are harmless.
     ``known`` holds paths already in the catalog: they are not sniffed again.
+
+    A folder that cannot be listed, or whose listing breaks off (a network share that drops),
+    is reported in ``problems`` and named in ``unread``: only a folder read to the end says
+    that a file is gone. A library folder that is missing or cannot be opened at all (an
+    unplugged drive) sets ``root_problem`` instead of raising.
     """
     result = ScanResult()
     root = Path(root)
     try:
         st = root.stat()
     except OSError as exc:
-        raise FileNotFoundError(f"The library folder {root} cannot be opened: {exc.strerror or exc}") from exc
+        result.root_problem = f"The photo folder {root} cannot be opened: {exc.strerror or exc}"
+        return result
     if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(f"{root} is not a folder")
+        result.root_problem = f"{root} is not a folder"
+        return result
     # Both forms for the root: a link back to it is known whichever form its entry gives.
     visited: set[tuple[int, int] | str] = {(st.st_dev, st.st_ino), os.path.normcase(os.path.realpath(root))}
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
@@ -105,33 +116,55 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
             # A long folder path gets Windows's long-path prefix; its entries' paths inherit it.
             it = os.scandir(long_path(dir_path))
         except OSError as exc:
-            result.problems.append(SkippedFile(rel_dir or ".", f"Folder cannot be read: {exc.strerror or exc}"))
+            if not rel_dir:
+                result.root_problem = f"The photo folder {root} cannot be read: {exc.strerror or exc}"
+                return result
+            result.problems.append(SkippedFile(rel_dir, f"Folder cannot be read: {exc.strerror or exc}"))
+            result.unread.append(rel_dir)
             continue
         with it:
-            for entry in it:
-                name = entry.name
-                if name.startswith("."):
-                    continue
-                rel = f"{rel_dir}/{name}" if rel_dir else name
-                try:
-                    if entry.is_dir():  # follows links
-                        est = entry.stat()
-                        key = _folder_key(entry.path, est)
-                        if key not in visited and not _hidden(est):
-                            visited.add(key)
-                            stack.append((entry.path, rel))
-                        continue
-                    if not entry.is_file():
-                        if entry.is_symlink():
-                            result.problems.append(SkippedFile(rel, "Broken link: its target does not exist"))
-                        continue
-                    if not _is_candidate(name, entry.path, rel in known):
-                        continue
-                    est = entry.stat()
-                    if _hidden(est):
-                        continue
-                except OSError as exc:
-                    result.problems.append(SkippedFile(rel, f"Cannot be read: {exc.strerror or exc}"))
-                    continue
-                result.files[rel] = FileStat(est.st_size, est.st_mtime_ns)
+            try:
+                for entry in it:
+                    _visit(entry, rel_dir, known, visited, stack, result)
+            except OSError as exc:  # the listing itself broke off
+                result.problems.append(
+                    SkippedFile(rel_dir or ".", f"Folder could not be read to the end: {exc.strerror or exc}")
+                )
+                result.unread.append(rel_dir)
     return result
+
+
+def _visit(
+    entry: os.DirEntry[str],
+    rel_dir: str,
+    known: frozenset[str] | set[str],
+    visited: set[tuple[int, int] | str],
+    stack: list[tuple[str, str]],
+    result: ScanResult,
+) -> None:
+    name = entry.name
+    if name.startswith("."):
+        return
+    rel = f"{rel_dir}/{name}" if rel_dir else name
+    try:
+        if entry.is_dir():  # follows links
+            est = entry.stat()
+            key = _folder_key(entry.path, est)
+            if key not in visited and not _hidden(est):
+                visited.add(key)
+                stack.append((entry.path, rel))
+            return
+        if not entry.is_file():
+            if entry.is_symlink():
+                result.problems.append(SkippedFile(rel, "Broken link: its target does not exist"))
+            return
+        if not _is_candidate(name, entry.path, rel in known):
+            return
+        est = entry.stat()
+        if _hidden(est):
+            return
+    except OSError as exc:
+        result.problems.append(SkippedFile(rel, f"Cannot be read: {exc.strerror or exc}"))
+        result.unread.append(rel)  # a file or a folder: either way, not known to be gone
+        return
+    result.files[rel] = FileStat(est.st_size, est.st_mtime_ns)

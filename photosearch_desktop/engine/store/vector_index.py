@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import zlib
 from collections.abc import Callable
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from ..system.private_files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -292,12 +293,12 @@ class VectorIndex:
         with self._lock:
             stamp = replace(stamp, count=len(self), checksum=self._fingerprint())
             meta = {**asdict(stamp), "ann_trained_at": self._ann_trained_at}
-            _write_atomic(path, lambda tmp: faiss.write_index(self._store, str(tmp)))
+            write_atomic(path, lambda tmp: faiss.write_index(self._store, str(tmp)))
             if self._ann is not None:
-                _write_atomic(_ann_path(path), lambda tmp: faiss.write_index(self._ann, str(tmp)))
+                write_atomic(_ann_path(path), lambda tmp: faiss.write_index(self._ann, str(tmp)))
             else:
                 _ann_path(path).unlink(missing_ok=True)
-        _write_atomic(_stamp_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
+        write_atomic(_stamp_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path, expected: IndexStamp, exact_vectors: ExactVectors | None = None) -> VectorIndex | None:
@@ -332,18 +333,6 @@ def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
     order = top[np.argsort(-scores[top], kind="stable")]
     return scores[order], ids[order]
-
-
-def _write_atomic(target: Path, write: Callable[[Path], object]) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _stamp_path(path: Path) -> Path:

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import IO
 
 from ..errors import Action, LibraryBusy, hint
+from .private_files import open_private, private_dir
 
 
 class WriterLock:
@@ -20,8 +21,8 @@ class WriterLock:
         self._fh: IO[str] | None = None
 
     def __enter__(self) -> WriterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        private_dir(self.path.parent)
+        fh = open_private(self.path, "a+")
         try:
             _lock(fh)
         except OSError:

@@ -2,7 +2,8 @@
 
 Per-user data (catalogs) and cache (thumbnails, model weights) come from platformdirs.
 ``PHOTOSEARCH_DATA_DIR`` (or a data folder the person chooses) moves everything under one folder instead, which
-is what the tests and portable installs use.
+is what the tests and portable installs use. What the app keeps in them is its owner's alone:
+see private_files.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import platformdirs
 
 APP_NAME = "PhotoSearch"
 DATA_DIR_ENV = "PHOTOSEARCH_DATA_DIR"
+# In each library's data folder.
+CATALOG_FILE = "catalog.sqlite"
+LOCK_FILE = "writer.lock"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,15 @@ class AppDirs:
     data: Path
     cache: Path
     config: Path
+    chosen: bool = False  # ``data`` is a folder the person chose: left as it is
+
+    @property
+    def libraries(self) -> Path:
+        return self.data / "libraries"
+
+    @property
+    def logs(self) -> Path:
+        return self.data / "logs"
 
     @property
     def models(self) -> Path:
@@ -38,14 +51,21 @@ class AppDirs:
         root = str(library_root.resolve())
         digest = hashlib.sha1(root.encode("utf-8", "surrogateescape")).hexdigest()[:12]
         slug = re.sub(r"[^A-Za-z0-9_-]+", "-", library_root.name).strip("-")[:40] or "library"
-        return self.data / "libraries" / f"{slug}-{digest}"
+        return self.libraries / f"{slug}-{digest}"
+
+    def own_folders(self) -> tuple[Path, ...]:
+        """The folders that hold nothing but the app's files: the per-user ones, or, in a data
+        folder the person chose, the app's sub-folders (never the chosen folder itself)."""
+        if self.chosen:
+            return (self.libraries, self.logs, self.cache, self.config)
+        return (self.data, self.cache, self.config)
 
 
 def app_dirs(data_dir: Path | str | None = None) -> AppDirs:
     override = data_dir or os.environ.get(DATA_DIR_ENV)
     if override:
         base = Path(override).expanduser().resolve()
-        return AppDirs(data=base, cache=base / "cache", config=base / "config")
+        return AppDirs(data=base, cache=base / "cache", config=base / "config", chosen=True)
     return AppDirs(
         data=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
         cache=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),

@@ -106,7 +106,7 @@ def test_filters_select_folder_subtrees_exactly(tmp_path: Path) -> None:
 def test_catalog_consistency_after_batches(tmp_path: Path) -> None:
     catalog, ids = _filled_catalog(tmp_path)
     assert catalog.consistency_problems() == []
-    assert catalog.counts() == {"indexed": 6, "pending": 0, "skipped": 0}
+    assert catalog.counts() == {"indexed": 6, "pending": 0, "skipped": 0, "offline": 0}
     [(got_ids, vectors)] = list(catalog.iter_vectors())
     assert vectors.dtype == np.float32 and vectors.shape == (6, 4)
     np.testing.assert_allclose(vectors, 0.5)

@@ -1,4 +1,4 @@
-"""What the selected photo's actions do: Open, Show in folder, Copy path, Find similar (the
+"""What the current photo's actions do: Open, Show in folder, Copy path, Find similar (the
 actions themselves are in the registry, :mod:`.actions`)."""
 
 from __future__ import annotations
@@ -12,33 +12,33 @@ from . import desktop
 from .actions import PHOTO_ACTIONS, Actions
 
 if TYPE_CHECKING:
-    from ..engine.records import SearchResult
+    from .photo_model import GridItem
 
 
-class ResultActions(QObject):
-    find_similar = Signal(object)  # SearchResult
+class PhotoActions(QObject):
+    find_similar = Signal(object)  # GridItem
     message = Signal(str)  # feedback for the status bar
 
     def __init__(self, actions: Actions, parent: QObject) -> None:
         super().__init__(parent)
         self._actions = actions
-        self._result: SearchResult | None = None
+        self._item: GridItem | None = None
         actions.connect("open_photo", self._open)
         actions.connect("show_in_folder", self._show)
         actions.connect("copy_path", self._copy)
         actions.connect("find_similar", self._similar)
-        self.set_result(None)
+        self.set_item(None)
 
     @property
-    def result(self) -> SearchResult | None:
-        return self._result
+    def item(self) -> GridItem | None:
+        return self._item
 
-    def set_result(self, result: SearchResult | None) -> None:
-        self._result = result
-        self._actions.enable(PHOTO_ACTIONS, result is not None)
+    def set_item(self, item: GridItem | None) -> None:
+        self._item = item
+        self._actions.enable(PHOTO_ACTIONS, item is not None)
 
     def _path(self) -> Path | None:
-        return Path(self._result.abs_path) if self._result is not None else None
+        return Path(self._item.abs_path) if self._item is not None else None
 
     def _open(self) -> None:
         path = self._path()
@@ -57,5 +57,5 @@ class ResultActions(QObject):
             self.message.emit(f"Copied {path}")
 
     def _similar(self) -> None:
-        if self._result is not None:
-            self.find_similar.emit(self._result)
+        if self._item is not None:
+            self.find_similar.emit(self._item)

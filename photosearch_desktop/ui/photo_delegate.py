@@ -1,4 +1,5 @@
-"""Paints one result cell: the thumbnail (or a placeholder), its score and its file name.
+"""Paints one grid cell: the thumbnail (or a placeholder), its score (results only) and its
+file name.
 
 Painting only reads what the model already holds; it never touches the disk.
 """
@@ -6,16 +7,16 @@ Painting only reads what the model already holds; it never touches the disk.
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from .result_model import RESULT_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
+from .photo_model import ITEM_ROLE, SCORE_ROLE, THUMB_FAILED_ROLE
 
 PADDING = 8
 RADIUS = 6.0
 
 
-class ResultDelegate(QStyledItemDelegate):
+class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
@@ -50,9 +51,9 @@ class ResultDelegate(QStyledItemDelegate):
         score = index.data(SCORE_ROLE)
         if score is not None:
             self._draw_badge(painter, picture, f"{float(score):.2f}", QColor(0, 0, 0, 150), right=False)
-        result = index.data(RESULT_ROLE)
-        if result is not None and result.folded:
-            self._draw_badge(painter, picture, f"+{len(result.folded)}", QColor(20, 90, 200, 210), right=True)
+        item = index.data(ITEM_ROLE)
+        if item is not None and item.folded:
+            self._draw_badge(painter, picture, f"+{len(item.folded)}", QColor(20, 90, 200, 210), right=True)
 
         text_rect = QRect(box.left(), box.bottom() + 4, side, option.rect.bottom() - box.bottom() - 4)
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
@@ -73,11 +74,7 @@ class ResultDelegate(QStyledItemDelegate):
         scaled = size.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, scaled.width(), scaled.height())
         target.moveCenter(box.center())
-        clip = QPainterPath()
-        clip.addRoundedRect(QRectF(target), 3, 3)
-        painter.setClipPath(clip)
-        painter.drawPixmap(target, pixmap)
-        painter.setClipping(False)
+        painter.drawPixmap(target, pixmap)  # corners rounded when it was made (thumbnails.rounded)
         return target
 
     @staticmethod
