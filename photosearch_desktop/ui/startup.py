@@ -71,12 +71,22 @@ class StartProblem:
 
 
 def display_problem(env: Mapping[str, str], platform: str = sys.platform) -> StartProblem | None:
-    """No X11 or Wayland display to open a window on (and no platform chosen by hand)."""
-    if platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
+    """No display for the platform plugin Qt will load: X11's DISPLAY for xcb, Wayland's
+    WAYLAND_DISPLAY for wayland (either when Qt chooses); none needed for a plugin chosen by
+    hand that draws elsewhere (offscreen, vnc, eglfs...)."""
+    if platform in ("win32", "darwin"):
         return None
-    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+    plugin = _platform_plugin(env)
+    needed: tuple[str, ...]
+    if plugin == "xcb" and env.get("QT_QPA_PLATFORM"):
+        needed = ("DISPLAY",)
+    elif plugin.startswith("wayland") and env.get("QT_QPA_PLATFORM"):
+        needed = ("WAYLAND_DISPLAY",)
+    elif plugin in ("xcb", "wayland"):
+        needed = ("DISPLAY", "WAYLAND_DISPLAY")
+    else:
         return None
-    return StartProblem((NO_DISPLAY,))
+    return None if any(env.get(name) for name in needed) else StartProblem((NO_DISPLAY,))
 
 
 def x_display_reachable(display: str) -> bool:
@@ -103,7 +113,7 @@ def unreachable_display_problem(
     """DISPLAY names an X server that is gone (a closed session, an SSH login without X
     forwarding): Qt would abort. Only for X alone; a Wayland session is Qt's business."""
     display = env.get("DISPLAY", "")
-    if not display or env.get("WAYLAND_DISPLAY") or env.get("QT_QPA_PLATFORM") or reachable(display):
+    if not display or _platform_plugin(env) != "xcb" or reachable(display):
         return None
     return StartProblem((
         f"No display found: DISPLAY={display} does not answer; photosearch-desktop needs a graphical "

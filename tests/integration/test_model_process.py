@@ -85,7 +85,7 @@ def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:
     )
     assert child.stdin is not None and child.stdout is not None
     try:
-        _send(child.stdin, (f"clip:{config}", "cpu", weights, None, logging.WARNING))
+        _send(child.stdin, (f"clip:{config}", "cpu", weights, None, False, logging.WARNING))  # as ModelProcess sends it
         answer = _receive(child.stdout)
         while answer[0] == "log":
             answer = _receive(child.stdout)

@@ -81,6 +81,17 @@ def test_the_plugin_checked_is_the_one_qt_will_load() -> None:
     assert asked[0] in ("libqwayland.so", "libqwayland-generic.so")  # Qt 6.10 renamed it
 
 
+def test_a_platform_chosen_by_hand_needs_its_own_display() -> None:
+    def check(env: dict[str, str]) -> tuple[str, ...] | None:
+        problem = qt_start_problem(env, "linux", find_missing=_no_libs_missing, reachable=_always_reachable)
+        return problem.lines if problem else None
+
+    assert check({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}) == (NO_DISPLAY,)
+    assert check({"QT_QPA_PLATFORM": "wayland", "DISPLAY": ":0"}) == (NO_DISPLAY,)
+    assert check({"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":0"}) is None
+    assert check({"QT_QPA_PLATFORM": "offscreen"}) is None and check({"QT_QPA_PLATFORM": "vnc:size=800x600"}) is None
+
+
 @pytest.mark.parametrize("platform", ["win32", "darwin"])
 def test_windows_and_macos_are_not_checked(platform: str) -> None:
     assert qt_start_problem({}, platform, find_missing=pytest.fail, reachable=pytest.fail) is None
