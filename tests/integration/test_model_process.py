@@ -34,6 +34,7 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
     _name, weights, config = tiny_clip
     model = f"clip:{config}"  # a config file: the model process cannot see this process's registrations
@@ -68,12 +69,14 @@ def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_cl
     assert out["stopped_on_close"] and _process_gone(first)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_model_process_passes_load_errors_on_in_plain_words(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model.json"
     with pytest.raises(ModelError, match="The model config file .*no-such-model.json does not exist"):
         ModelProcess(f"clip:{missing}")
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
     """Under the Windows GUI launcher (pythonw) a process has no stderr: sys.stderr is None.
     The model process is started here with its fd 2 closed, which gives Python the same None,
