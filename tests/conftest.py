@@ -6,12 +6,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Qt must never look for a display in tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Nothing downloads in a test, on a machine online or not: a test that expects "the weights could
+# not be downloaded" must never start a 605 MB download instead. Set before anything imports
+# huggingface_hub (which reads it once), and inherited by every child process. The test that
+# checks what the app does online sets it back itself.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 import pytest
 
@@ -19,6 +26,47 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 from tinyclip import make_tiny_clip  # noqa: E402
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach the network (tests/conftest.py blocks it)."""
+
+
+_LOCAL_NAMES = ("localhost", "127.0.0.1", "::1", "", None)
+_real_connect, _real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _local(sock: socket.socket, address: object) -> bool:
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    return host in _LOCAL_NAMES
+
+
+def _guarded_connect(sock: socket.socket, address: Any) -> None:
+    if not _local(sock, address):
+        raise NetworkBlocked(f"tests may not connect to {address!r} (tests/conftest.py)")
+    _real_connect(sock, address)
+
+
+def _guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+    if not _local(sock, address):
+        raise NetworkBlocked(f"tests may not connect to {address!r} (tests/conftest.py)")
+    return _real_connect_ex(sock, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host not in _LOCAL_NAMES:
+        raise NetworkBlocked(f"tests may not look up {host!r} (tests/conftest.py)")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+# This process's sockets: only local ones (AF_UNIX, loopback). Child processes are kept off the
+# network by HF_HUB_OFFLINE and, where a test checks it, by an audit hook of their own.
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo
 
 # pytester runs pytest on a test file of its own: tests/helpers/test_logfail.py checks logfail so.
 pytest_plugins = ["pytester"]

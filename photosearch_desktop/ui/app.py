@@ -1,30 +1,20 @@
 """``photosearch-desktop [LIBRARY] [--data-dir DIR] [--model NAME]``: start the window.
 
-Only Qt and a few light modules are imported before the window is shown; numpy, faiss and the
-engine are imported by worker threads afterwards, and the model (torch) runs in a process of
-its own (engine/models/process.py).
+This module imports no Qt: it first checks that Qt can open a window here (ui/startup.py) and
+says in a line or two why not, exit 1, where Qt itself would abort with a core dump. The
+desktop entry options need no window at all.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
-import threading
-import time
-import traceback
 from pathlib import Path
-from types import TracebackType
-
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
-from ..engine.library import DATA_DIR_ENV, WithoutImageData, app_dirs, keep_private, log_file_handler
-from .errors import describe_error
-
-log = logging.getLogger("photosearch.ui")
+from ..engine.library import DATA_DIR_ENV
+from . import desktop_entry
+from .startup import StartProblem, import_problem, qt_start_problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,114 +26,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="model for this library (switching an indexed library re-indexes it)")
     parser.add_argument("--weights", type=Path, help="local CLIP checkpoint instead of downloading")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (to the log file and stderr)")
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument("--install-desktop-entry", action="store_true",
+                       help="add PhotoSearch to this user's app launcher and to folders' \"Open with\" (Linux)")
+    entry.add_argument("--uninstall-desktop-entry", action="store_true",
+                       help="remove what --install-desktop-entry added")
     parser.add_argument("--version", action="version", version=f"photosearch-desktop {__version__}")
     return parser
 
 
-def setup_logging(log_dir: Path, verbose: bool) -> Path | None:
-    """Log to stderr and to a rotating, owner-only file in ``log_dir``; never image data."""
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    console = logging.StreamHandler()
-    console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    console.addFilter(WithoutImageData())
-    root.addHandler(console)
-    try:
-        path = log_dir / "photosearch-desktop.log"
-        handler = log_file_handler(path)
-    except OSError as exc:
-        log.warning("no log file: %s", exc)
-        return None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    return path
+def _say(text: str) -> None:
+    if sys.stderr is not None:  # None under pythonw, where there is nobody to read it
+        print(text, file=sys.stderr)
 
 
-class ExceptionReporter(QObject):
-    """The last line of defence: an unexpected exception anywhere is logged with its
-    traceback and shown as a plain message; the app keeps running.
-
-    ``sys.excepthook`` may be called on a worker thread (PySide reports exceptions raised in
-    slots that way), so the dialog is shown through a queued signal on the GUI thread.
-    """
-
-    _report = Signal(str, str)
-
-    def __init__(self, log_path: Path | None) -> None:
-        super().__init__()
-        self.log_path = log_path
-        self._boxes: set[QMessageBox] = set()  # a box without a parent needs a Python owner
-        self._report.connect(self._show, Qt.ConnectionType.QueuedConnection)
-
-    def install(self) -> None:
-        sys.excepthook = self.hook
-        threading.excepthook = lambda args: self.hook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
-
-    def hook(self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            QApplication.quit()
-            return
-        log.error("unexpected error:\n%s", "".join(traceback.format_exception(kind, exc, tb)))
-        message = describe_error(exc, str(self.log_path) if self.log_path else None)
-        self._report.emit(message.title, message.text + "\n\nPhotoSearch keeps running; if something looks "
-                          "wrong, restart it.")
-
-    def _show(self, title: str, text: str) -> None:
-        parent = QApplication.activeWindow()
-        box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, parent)
-        box.setObjectName("unexpectedError")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self._boxes.add(box)
-        box.finished.connect(lambda _: self._boxes.discard(box))
-        box.open()
-
-
-class _FirstPaint(QObject):
-    """For ``PHOTOSEARCH_STARTUP_PROBE``: prints the wall-clock time of the window's first
-    paint, then closes the window (``scripts/bench_gui.py`` measures the launch time)."""
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint and isinstance(obj, QWidget):
-            print(f"window-painted {time.time():.6f}", flush=True)
-            obj.removeEventFilter(self)
-            QTimer.singleShot(0, obj.close)  # after this paint is flushed; closes cleanly
-        return False
+def _refuse(problem: StartProblem) -> int:
+    for line in problem.lines:
+        _say(line)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    dirs = app_dirs(args.data_dir)
-    log_path = setup_logging(dirs.logs, args.verbose)
-    keep_private(dirs)  # after the log is set up: it says what it tightened
-
-    QApplication.setApplicationName("PhotoSearch")
-    QApplication.setOrganizationName("PhotoSearch")
-    QApplication.setApplicationVersion(__version__)
-    app = QApplication(sys.argv[:1])
-    from .app_icon import app_icon
-
-    app.setWindowIcon(app_icon())
-    reporter = ExceptionReporter(log_path)
-    reporter.install()
-
-    from .main_window import MainWindow
-    from .settings import AppSettings
-
-    window = MainWindow(AppSettings(dirs.config), data_dir=args.data_dir, model=args.model, weights=args.weights)
-    probe = None
-    if os.environ.get("PHOTOSEARCH_STARTUP_PROBE"):
-        probe = _FirstPaint()
-        window.installEventFilter(probe)
-    window.show()
-    window.start(args.library.expanduser() if args.library else None)
-    code = app.exec()
-    if not window.clean_shutdown:
-        # A worker thread is stuck in a call that cannot be interrupted (a model download);
-        # the catalog is consistent at every commit, so ending the process now loses nothing.
-        logging.shutdown()
-        os._exit(code)
-    return code
+    if args.install_desktop_entry:
+        for path in desktop_entry.install():
+            _say(f"wrote {path}")
+        return 0
+    if args.uninstall_desktop_entry:
+        for path in desktop_entry.uninstall():
+            _say(f"removed {path}")
+        return 0
+    problem = qt_start_problem()
+    if problem is not None:
+        return _refuse(problem)
+    try:
+        from .window_app import run
+    except ImportError as exc:  # a system library of Qt's GUI modules is missing
+        return _refuse(import_problem(exc))
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def tile(dialog: DuplicatesDialog, rel_path: str) -> PhotoTile:
     return next(t for t in dialog.tiles if t.photo.rel_path == rel_path)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_library: Path, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "xdg").mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the system trash, on this disk
@@ -166,6 +167,7 @@ def test_duplicates_dialog_groups_labels_slider_export_and_trash(qtbot, dup_libr
     qtbot.waitUntil(lambda: window.library.duplicates_dialog is None)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_collapsed_results_show_one_picture_with_a_badge(qtbot, dup_library: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, data_dir)
     window.library.open(dup_library)

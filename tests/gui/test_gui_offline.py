@@ -89,6 +89,7 @@ def query(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_a_disconnected_folder_is_offered_to_wait_for_or_remove(  # type: ignore[no-untyped-def]
     qtbot, tmp_path: Path, data_dir: Path, query: Path
 ) -> None:
@@ -154,6 +155,7 @@ def test_a_disconnected_folder_is_offered_to_wait_for_or_remove(  # type: ignore
     settle(qtbot, window)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_a_moved_library_is_recognised_and_its_index_used(  # type: ignore[no-untyped-def]
     qtbot, tmp_path: Path, data_dir: Path, query: Path
 ) -> None:

@@ -20,9 +20,9 @@ from PySide6.QtCore import Qt
 from test_gui import INDEX_TIMEOUT_MS, _near_copy, drop_files, make_library, new_window, wait_indexed, wait_results
 
 from photosearch_desktop.engine.library import app_dirs
-from photosearch_desktop.ui.app import setup_logging
 from photosearch_desktop.ui.library_controller import LibraryController
 from photosearch_desktop.ui.main_window import MainWindow
+from photosearch_desktop.ui.window_app import setup_logging
 
 pytestmark = posix_only
 
@@ -91,6 +91,7 @@ WRITERS: tuple[tuple[str, Callable[[Session], None]], ...] = (
 )
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_everything_the_window_writes_is_owner_only(qtbot, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     library = make_library(tmp_path / "Photos")
     (tmp_path / "scratch").mkdir()
@@ -114,6 +115,7 @@ def test_everything_the_window_writes_is_owner_only(qtbot, data_dir: Path, tmp_p
     assert loose_paths(data_dir) == []  # (the data folder itself was made by the app here, owner-only)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_a_start_tightens_an_install_of_the_previous_version_in_one_log_line(
     qtbot, data_dir: Path, tmp_path: Path  # type: ignore[no-untyped-def]
 ) -> None:
@@ -141,6 +143,7 @@ def test_a_start_tightens_an_install_of_the_previous_version_in_one_log_line(
     assert os.stat(data_dir).st_mode & 0o077  # the data folder, chosen here, is left as it is
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_the_window_offers_to_download_refused_weights_again(qtbot, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the model's process: nothing can be downloaded here
     cache_weights(app_dirs(data_dir).models, B32_REPO, "open_clip_model.safetensors", os.urandom(4096))

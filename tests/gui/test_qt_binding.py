@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF
 def test_methods_returning_nothing_keep_none_alive() -> None:
     """PySide6 6.12.0 under Python 3.11 took a reference from None on every such call; the
     window's delegate makes thousands a second while scrolling, until Python aborted with
-    "deallocating None" (pyproject.toml keeps that version out)."""
+    "deallocating None" (pyproject.toml keeps exactly that release out)."""
     rect, rect_f = QRect(0, 0, 4, 4), QRectF(0, 0, 4, 4)
     before = sys.getrefcount(None)
     for _ in range(1000):

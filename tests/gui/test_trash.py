@@ -62,6 +62,7 @@ def tile(dialog: DuplicatesDialog, rel_path: str) -> PhotoTile:
     return next(t for t in dialog.tiles if t.photo.rel_path == rel_path)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_duplicates_trash_a_link_alone_and_keep_back_a_photo_changed_since_grouping(
     qtbot, linked_library: Path, data_dir: Path, tmp_path: Path, trash: Path, monkeypatch  # type: ignore[no-untyped-def]
 ) -> None:

@@ -166,6 +166,23 @@ def png_bomb(path: Path, width: int = 100_000, height: int = 100_000) -> Path:
     return path
 
 
+def png_bad_filter(path: Path, width: int = 16, height: int = 16, bad_row: int = 8) -> Path:
+    """A PNG whose zlib stream is sound but one scanline names filter type 5 (there are 0-4),
+    as Pillow's own Tests/images/broken_data_stream.png does: Pillow's load() raises
+    "unrecognized data stream contents" there, after the rows before it decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join((b"\x05" if y == bad_row else b"\x00") + bytes([y * 8 % 256, 128, 64]) * width
+                    for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    )
+    return path
+
+
 def gif_bomb(path: Path, width: int = 65_000, height: int = 65_000) -> Path:
     """A GIF whose logical screen and only frame claim ``width`` x ``height``."""
     header = b"GIF89a" + struct.pack("<HHBBB", width, height, 0, 0, 0)

@@ -268,6 +268,7 @@ def _snapshot(root: Path, data_dir: Path) -> dict[str, tuple[str, np.ndarray | N
     return out
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_kill_during_indexing_then_resume_equals_uninterrupted_run(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
     name, weights, config = tiny_clip
     root = tmp_path / "lib"

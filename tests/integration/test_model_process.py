@@ -4,6 +4,7 @@ never imported by the caller, a killed model process replaced, and load errors p
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,7 +16,14 @@ from libgen import make_library, near_copy, picture
 
 from photosearch_desktop.engine.errors import ModelError
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.models.process import ModelProcess
+from photosearch_desktop.engine.models.process import (
+    CREATE_NO_WINDOW,
+    ModelProcess,
+    _child_options,
+    _command,
+    _receive,
+    _send,
+)
 
 
 def _process_gone(pid: int) -> bool:
@@ -26,6 +34,7 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
     _name, weights, config = tiny_clip
     model = f"clip:{config}"  # a config file: the model process cannot see this process's registrations
@@ -60,7 +69,43 @@ def test_model_process_answers_like_the_model_in_process(tmp_path: Path, tiny_cl
     assert out["stopped_on_close"] and _process_gone(first)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_model_process_passes_load_errors_on_in_plain_words(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model.json"
     with pytest.raises(ModelError, match="The model config file .*no-such-model.json does not exist"):
         ModelProcess(f"clip:{missing}")
+
+
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
+def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
+    """Under the Windows GUI launcher (pythonw) a process has no stderr: sys.stderr is None.
+    The model process is started here with its fd 2 closed, which gives Python the same None,
+    and must load and answer as usual."""
+    _name, weights, config = tiny_clip
+    child = subprocess.Popen(
+        _command(),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2),
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        _send(child.stdin, (f"clip:{config}", "cpu", weights, None, False, logging.WARNING))  # as ModelProcess sends it
+        answer = _receive(child.stdout)
+        while answer[0] == "log":
+            answer = _receive(child.stdout)
+        assert answer[0] == "ready", answer
+        _send(child.stdin, (0, "encode_text", (["a red square"],)))
+        request_id, ok, vectors = _receive(child.stdout)
+        assert (request_id, ok, vectors.shape[0]) == (0, True, 1)
+    finally:
+        child.stdin.close()
+        assert child.wait(30) == 0
+        child.stdout.close()
+
+
+def test_model_process_gets_a_stderr_and_no_window_from_a_gui_app() -> None:
+    """What the caller adds to the model process's start: the null device as stderr when it has
+    none itself (pythonw), and no console window on Windows."""
+    assert _child_options(None, "win32") == {"stderr": subprocess.DEVNULL, "creationflags": CREATE_NO_WINDOW}
+    assert _child_options(sys.stderr, "win32") == {"creationflags": CREATE_NO_WINDOW}
+    assert _child_options(sys.stderr, "linux") == {}
+    assert _child_options(None, "darwin") == {"stderr": subprocess.DEVNULL}

@@ -48,6 +48,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_indexing_and_searching_write_nothing_another_account_can_read(
     shared_place: Path, tmp_path: Path, tiny_clip, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
 ) -> None:
@@ -136,6 +137,7 @@ def _carries_image_data(value: object) -> bool:
     return isinstance(value, (list, tuple)) and len(value) > 16 and all(isinstance(v, (int, float)) for v in value)
 
 
+@pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_no_log_record_of_indexing_searching_or_duplicates_carries_image_data(
     tmp_path: Path, tiny_clip, data_dir: Path  # type: ignore[no-untyped-def]
 ) -> None:

@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import LoadError
 from ..records import LoadedImage, PhotoMeta
+from ..system.longpaths import long_path
 from .formats import RAW_EXTENSIONS, UNSUPPORTED_KINDS, sniff
 from .metadata import exif_orientation, extract_meta, read_exif
 
@@ -181,7 +182,7 @@ def _open_source(path: Path) -> Iterator[_Source]:
     # O_NONBLOCK: a FIFO left in the library must not hang a decode thread in open().
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(long_path(path), flags)
     except OSError as e:
         raise _os_error(e) from e
     try:

@@ -49,8 +49,13 @@ def read_exif(im: Image.Image) -> Image.Exif | None:
             # Pillow decodes the whole PNG to look for an eXIf chunk after the pixel data;
             # walking the chunk headers finds it without decoding.
             late = _png_exif_chunk(getattr(im, "fp", None))
-            if late is not None:
-                im.info["exif"] = late
+            if late is None:
+                # None there: PngImageFile.getexif would still decode all the pixels to look
+                # for it, and a damaged image's decode error was swallowed below, leaving the
+                # caller's load() nothing to do but return the half-decoded pixels as a photo.
+                # The base class reads the EXIF and XMP the header's chunks gave, undecoded.
+                return Image.Image.getexif(im)
+            im.info["exif"] = late
         return im.getexif()
     except Exception as e:  # malformed EXIF takes many shapes (struct, Value, Type errors...)
         log.debug("unreadable EXIF: %s: %s", type(e).__name__, e)

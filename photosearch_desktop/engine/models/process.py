@@ -113,9 +113,10 @@ def serve() -> None:
     # Ctrl+C in a terminal reaches the whole process group; the caller decides when this ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
-    # The answers go to the original stdout; anything a library prints goes to stderr instead.
+    # The answers go to the original stdout; anything a library prints goes to stderr instead,
+    # or nowhere when there is none (started without one, as a Windows GUI app is: pythonw).
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _send_prints_to_stderr()
     send_lock = threading.Lock()
     name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
     logging.getLogger().setLevel(log_level)
@@ -198,6 +199,21 @@ def serve() -> None:
     _leave(answers, 0)
 
 
+def _send_prints_to_stderr() -> None:
+    """fd 1 carries the answers' copy from now on: what anything prints goes to stderr, or to
+    the null device where this process has no stderr (``sys.stderr`` is None then)."""
+    if sys.stderr is not None:
+        try:
+            os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+            return
+        except (OSError, ValueError):
+            pass  # a stderr object without a usable file descriptor
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    os.close(null)
+    sys.stderr = open(os.devnull, "w")  # progress bars write to it; open for the life of the process
+
+
 def _leave(answers: IO[bytes], code: int) -> None:
     """Every answer is sent: exit without the interpreter's teardown, which takes over a second
     with torch loaded and would hold up closing the window (or reporting a failed load)."""
@@ -220,6 +236,21 @@ def _command() -> list[str]:
     return [sys.executable, "-c", code]
 
 
+CREATE_NO_WINDOW = 0x08000000  # subprocess.CREATE_NO_WINDOW, which exists only on Windows
+
+
+def _child_options(stderr: object, platform: str) -> dict[str, Any]:
+    """How the model process is started besides its pipes. Without a stderr of our own (a GUI
+    app on Windows, ``pythonw``: ``sys.stderr`` is None) it gets the null device rather than an
+    invalid handle; on Windows it never opens a console window of its own."""
+    options: dict[str, Any] = {}
+    if stderr is None:
+        options["stderr"] = subprocess.DEVNULL
+    if platform == "win32":
+        options["creationflags"] = CREATE_NO_WINDOW
+    return options
+
+
 class ModelProcess(Embedder):
     """Starts the model ``name`` in a new process and waits until it is loaded."""
 
@@ -229,7 +260,9 @@ class ModelProcess(Embedder):
         force_download: bool = False,
     ) -> None:
         self._preparing = preparing
-        self._process = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._process = subprocess.Popen(
+            _command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, **_child_options(sys.stderr, sys.platform)
+        )
         self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:

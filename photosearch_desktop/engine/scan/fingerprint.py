@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 
+from ..system.longpaths import long_path
+
 CHUNK = 64 * 1024
 
 
 def fingerprint(path: str | os.PathLike[str]) -> str:
     h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as fh:
+    with open(long_path(path), "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         h.update(size.to_bytes(8, "little"))
         h.update(fh.read(CHUNK))

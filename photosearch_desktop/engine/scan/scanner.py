@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..media.formats import NOT_PHOTOS, RAW_EXTENSIONS, sniff
 from ..records import SkippedFile
+from ..system.longpaths import long_path
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,42 @@ def _is_candidate(name: str, path: str, known: bool) -> bool:
         return False
     # Unknown or missing extension: decide by content (e.g. a JPEG saved without ".jpg").
     try:
-        with open(path, "rb") as fh:
+        with open(long_path(path), "rb") as fh:
             kind = sniff(fh.read(32))
         return kind is not None and kind not in NOT_PHOTOS
     except OSError:
         return False
 
 
+def _hidden(st: object) -> bool:
+    """Hidden the platform's own way, besides a leading dot: Windows's hidden attribute
+    (``$RECYCLE.BIN`` and ``System Volume Information`` at the root of a memory card or USB
+    drive carry it: the recycle bin's photos are no part of the library), macOS's hidden flag.
+    Not Windows's "system" attribute alone: Explorer sets it on folders with a custom icon.
+    Read from a stat the walk takes anyway; Linux has neither field."""
+    attributes = getattr(st, "st_file_attributes", 0)
+    flags = getattr(st, "st_flags", 0)
+    return bool(attributes & stat.FILE_ATTRIBUTE_HIDDEN or flags & stat.UF_HIDDEN)
+
+
+def _folder_key(path: str, st: os.stat_result) -> tuple[int, int] | str:
+    """What makes a folder the same folder however it was reached.
+
+    ``(st_dev, st_ino)`` where the file system gives them; ``os.DirEntry.stat()`` on Windows
+    leaves both 0 (CPython documents it), and every folder would then look like the first one
+    visited, so there the resolved real path (links and junctions followed, case folded where
+    the platform folds it) stands in.
+    """
+    if st.st_ino == 0 and st.st_dev == 0:
+        return os.path.normcase(os.path.realpath(path))
+    return (st.st_dev, st.st_ino)
+
+
 def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> ScanResult:
     """Find every photo under ``root``.
 
-    Hidden files and folders (name starting with ".") are not part of the library. Symbolic
+    Hidden files and folders (name starting with ".", or hidden by the platform's own
+    attribute, see :func:`_hidden`) are not part of the library. Symbolic
     links are followed, but each real folder is visited once, so link loops are harmless.
     ``known`` holds paths already in the catalog: they are not sniffed again.
 
@@ -81,12 +107,14 @@ def scan_library(root: Path, known: frozenset[str] | set[str] = frozenset()) -> 
     if not stat.S_ISDIR(st.st_mode):
         result.root_problem = f"{root} is not a folder"
         return result
-    visited = {(st.st_dev, st.st_ino)}
+    # Both forms for the root: a link back to it is known whichever form its entry gives.
+    visited: set[tuple[int, int] | str] = {(st.st_dev, st.st_ino), os.path.normcase(os.path.realpath(root))}
     stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     while stack:
         dir_path, rel_dir = stack.pop()
         try:
-            it = os.scandir(dir_path)
+            # A long folder path gets Windows's long-path prefix; its entries' paths inherit it.
+            it = os.scandir(long_path(dir_path))
         except OSError as exc:
             if not rel_dir:
                 result.root_problem = f"The photo folder {root} cannot be read: {exc.strerror or exc}"
@@ -110,7 +138,7 @@ def _visit(
     entry: os.DirEntry[str],
     rel_dir: str,
     known: frozenset[str] | set[str],
-    visited: set[tuple[int, int]],
+    visited: set[tuple[int, int] | str],
     stack: list[tuple[str, str]],
     result: ScanResult,
 ) -> None:
@@ -121,8 +149,8 @@ def _visit(
     try:
         if entry.is_dir():  # follows links
             est = entry.stat()
-            key = (est.st_dev, est.st_ino)
-            if key not in visited:
+            key = _folder_key(entry.path, est)
+            if key not in visited and not _hidden(est):
                 visited.add(key)
                 stack.append((entry.path, rel))
             return
@@ -133,6 +161,8 @@ def _visit(
         if not _is_candidate(name, entry.path, rel in known):
             return
         est = entry.stat()
+        if _hidden(est):
+            return
     except OSError as exc:
         result.problems.append(SkippedFile(rel, f"Cannot be read: {exc.strerror or exc}"))
         result.unread.append(rel)  # a file or a folder: either way, not known to be gone

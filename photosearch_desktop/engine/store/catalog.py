@@ -248,7 +248,13 @@ class Catalog:
             # Owner-only before SQLite opens it: its WAL, SHM and journal files take its mode.
             private_dir(self.path.parent)
             create_private_file(self.path)
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            # Closed at once, not when the traceback lets go of this object: Windows cannot
+            # rename an open file, and a damaged catalog is moved aside next (store/recovery.py).
+            self.close()
+            raise
 
     # -- connections -------------------------------------------------------------------------
 

@@ -55,3 +55,21 @@ def test_copy_is_new_not_moved_when_original_remains(tmp_path: Path) -> None:
     (root / "a (1).jpg").write_bytes((root / "a.jpg").read_bytes())
     changes = detect_changes(root, scan_library(root), catalog.known_files())
     assert [n[0] for n in changes.new] == ["a (1).jpg"] and not changes.moved and not changes.deleted
+
+
+def test_case_only_rename_is_a_move(tmp_path: Path) -> None:
+    """Windows and macOS file systems ignore case: renaming Photo.JPG to photo.jpg is the same
+    file to them, and a common tidy-up. It keeps its row (and vector); nothing is re-embedded."""
+    root = tmp_path / "lib"
+    write_photo(root / "Photo.JPG", seed=1)
+    write_photo(root / "Other.jpg", seed=2)
+    catalog = _catalog_with(tmp_path, root)
+    photo_id = catalog.known_files()["Photo.JPG"].id
+
+    os.rename(root / "Photo.JPG", root / "photo.jpg")
+    changes = detect_changes(root, scan_library(root), catalog.known_files())
+    assert [(m[0], m[1]) for m in changes.moved] == [(photo_id, "photo.jpg")]
+    assert changes.new == [] and changes.deleted == [] and changes.unchanged == 1
+    catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, [])
+    known = catalog.known_files()
+    assert sorted(known) == ["Other.jpg", "photo.jpg"] and known["photo.jpg"].id == photo_id

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from imagegen import solid, write_jpeg
@@ -70,3 +73,95 @@ def test_scanner_keeps_non_utf8_names(tmp_path: Path) -> None:
     assert list(scan_library(tmp_path).files) == [name]
     assert path_from_db(path_to_db(name)) == name
     path_to_db(name).encode("utf-8")  # storable in SQLite
+
+
+class _WindowsLikeEntry:
+    """An ``os.DirEntry`` whose ``stat()`` reports inode and device 0, as it does on Windows."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry = entry
+        self.name, self.path = entry.name, entry.path
+
+    def is_dir(self) -> bool:
+        return self._entry.is_dir()
+
+    def is_file(self) -> bool:
+        return self._entry.is_file()
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def stat(self) -> os.stat_result:
+        fields = list(self._entry.stat())
+        fields[stat.ST_INO] = fields[stat.ST_DEV] = 0
+        return os.stat_result(fields)
+
+
+_real_scandir = os.scandir
+
+
+class _WindowsLikeScandir:
+    def __init__(self, path: str) -> None:
+        self._it = _real_scandir(path)
+
+    def __enter__(self) -> _WindowsLikeScandir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._it.close()
+
+    def __iter__(self) -> Iterator[_WindowsLikeEntry]:
+        return (_WindowsLikeEntry(e) for e in self._it)
+
+
+def test_scanner_finds_every_folder_when_stat_gives_no_inode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows: DirEntry.stat() has st_ino == st_dev == 0. A guard on (dev, inode) alone took
+    every folder after the first for one already seen and indexed almost nothing."""
+    expected = []
+    for year in ("2019", "2020"):
+        for month in ("01", "02", "03"):
+            folder = tmp_path / year / month
+            folder.mkdir(parents=True)
+            write_jpeg(folder / "p.jpg", solid((1, 2, 3)))
+            expected.append(f"{year}/{month}/p.jpg")
+    os.symlink(tmp_path, tmp_path / "2019" / "01" / "back-to-root")  # a real loop
+    os.symlink(tmp_path / "2020", tmp_path / "again-2020")  # a second way into a visited folder
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", _WindowsLikeScandir)
+
+    result = scan_library(tmp_path)
+    assert len(result.files) == len(expected)  # each photo once: neither link walked a folder again
+    found = {rel.replace("again-2020/", "2020/") for rel in result.files}
+    assert found == set(expected)
+    assert result.problems == []
+
+
+class _AttributedEntry(_WindowsLikeEntry):
+    """A Windows entry whose stat carries st_file_attributes (hidden for the names given)."""
+
+    hidden_names: frozenset[str] = frozenset()
+
+    def stat(self) -> os.stat_result:
+        st = super().stat()
+        hidden = stat.FILE_ATTRIBUTE_HIDDEN if self.name in self.hidden_names else 0
+        fields = {name: getattr(st, name) for name in ("st_mode", "st_ino", "st_dev", "st_size", "st_mtime_ns")}
+        return SimpleNamespace(**fields, st_file_attributes=hidden | stat.FILE_ATTRIBUTE_ARCHIVE)  # type: ignore[return-value]
+
+
+def test_scanner_skips_what_windows_hides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A memory card as the library: its recycle bin holds deleted photos, hidden by attribute
+    (no leading dot on Windows)."""
+    (tmp_path / "DCIM" / "100CANON").mkdir(parents=True)
+    (tmp_path / "$RECYCLE.BIN" / "S-1-5-21").mkdir(parents=True)
+    write_jpeg(tmp_path / "DCIM" / "100CANON" / "IMG_0001.JPG", solid((1, 2, 3)))
+    write_jpeg(tmp_path / "$RECYCLE.BIN" / "S-1-5-21" / "$RABC123.JPG", solid((4, 5, 6)))
+    write_jpeg(tmp_path / "DCIM" / "100CANON" / "hidden.jpg", solid((7, 8, 9)))
+
+    class Scandir(_WindowsLikeScandir):
+        def __iter__(self) -> Iterator[_WindowsLikeEntry]:
+            for e in self._it:
+                entry = _AttributedEntry(e)
+                entry.hidden_names = frozenset({"$RECYCLE.BIN", "hidden.jpg"})
+                yield entry
+
+    monkeypatch.setattr("photosearch_desktop.engine.scan.scanner.os.scandir", Scandir)
+    assert list(scan_library(tmp_path).files) == ["DCIM/100CANON/IMG_0001.JPG"]

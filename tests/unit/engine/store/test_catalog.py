@@ -110,3 +110,30 @@ def test_catalog_consistency_after_batches(tmp_path: Path) -> None:
     [(got_ids, vectors)] = list(catalog.iter_vectors())
     assert vectors.dtype == np.float32 and vectors.shape == (6, 4)
     np.testing.assert_allclose(vectors, 0.5)
+
+
+def test_a_damaged_catalog_is_closed_before_it_is_moved_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows cannot rename an open file: the connection that found the damage must be closed
+    when the error leaves Catalog(), not whenever the traceback is dropped."""
+    from photosearch_desktop.engine.errors import CatalogDamaged
+
+    path = tmp_path / "catalog.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE unrelated (x)")  # a SQLite file, but not a catalog
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.close()
+    opened: list[sqlite3.Connection] = []
+    real_connect = Catalog._connect
+
+    def connect(self: Catalog) -> sqlite3.Connection:
+        opened.append(real_connect(self))
+        return opened[-1]
+
+    monkeypatch.setattr(Catalog, "_connect", connect)
+    with pytest.raises(CatalogDamaged):
+        Catalog(path)
+    assert opened
+    for conn in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+    Catalog.move_aside(path)  # what recovery does next: possible on every platform now
