@@ -138,7 +138,8 @@ def main() -> int:
 
     query = pick_query(library)
     window.search.run(file_query([query]))
-    wait_until(lambda: window.photo_model.rowCount() > 0, 120, "results")
+    # The browsing grid stays until the results replace it.
+    wait_until(lambda: not window.photo_model.browsing and window.photo_model.rowCount() > 0, 120, "results")
     wait_until(lambda: visible_thumbnails_ready(window), 120, "thumbnails")
     window.grid.setCurrentIndex(window.photo_model.index(0))
     wait_until(window.preview.photo.has_image, 60, "the preview")
