@@ -91,7 +91,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_models: Pat
     """Every app file of the test goes here, never into the real per-user folders (the ONNX
     graphs are the run's shared ones)."""
     path = tmp_path / "appdata"
-    (path / "cache" / "models").mkdir(parents=True)
+    for folder in (path, path / "cache", path / "cache" / "models"):
+        folder.mkdir(mode=0o700)  # as the app makes them: the privacy tests check every folder
     (path / "cache" / "models" / "onnx").symlink_to(shared_models, target_is_directory=True)
     monkeypatch.setenv("PHOTOSEARCH_DATA_DIR", str(path))
     return path
