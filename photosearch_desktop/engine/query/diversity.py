@@ -21,6 +21,7 @@ import numpy as np
 from ..media.signature import Looks, Signatures
 from ..records import PhotoRecord
 from ..store.catalog import Catalog
+from ..system.blas import one_blas_thread
 
 
 @dataclass
@@ -70,7 +71,15 @@ def copies_among(
     ``ids`` (with their unit ``vectors``): which are copies of each other. Only pairs at
     cosine >= ``floor`` are looked at; a first look at 16 px for all of them at once, the full
     comparison prepared for the few it leaves. Photos without a signature (indexed before
-    signatures were kept) are copies of nothing."""
+    signatures were kept) are copies of nothing. Its products are small: one BLAS thread
+    (:func:`one_blas_thread`)."""
+    with one_blas_thread():
+        return _copies_among(catalog, ids, records, vectors, floor)
+
+
+def _copies_among(
+    catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
+) -> np.ndarray:
     ids, vectors = ids[:COPY_WINDOW], vectors[:COPY_WINDOW]
     n = len(ids)
     blobs_by_id = catalog.signatures(list(ids))
