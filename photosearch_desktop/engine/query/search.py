@@ -10,7 +10,8 @@ import numpy as np
 from ..records import SearchFilters, SearchResult
 from ..store.catalog import Catalog
 from ..store.vector_index import VectorIndex
-from .diversity import copies_among, fold_near_duplicates
+from ..system.blas import one_blas_thread
+from .diversity import CopyCheck, fold_near_duplicates
 
 # Collapsing fetches more candidates until k distinct results are found; a library where
 # even this many candidates fold into fewer than k pictures gets fewer results.
@@ -86,8 +87,9 @@ def _collapsed(
         # Left out: a photo deleted since the search began.
         hits = [h for h in hits if h[1] in row and h[1] in records]
         ranked = vectors[[row[i] for _, i in hits]]
-        copies = copies_among(catalog, [i for _, i in hits], records, ranked, copy_floor)
-        folds = fold_near_duplicates(ranked, threshold, limit=k, copies=copies)
+        with one_blas_thread():  # small products (system/blas.py)
+            copies = CopyCheck(catalog, [i for _, i in hits], records, ranked, copy_floor)
+            folds = fold_near_duplicates(ranked, threshold, limit=k, copies=copies)
         if len(folds) >= k or exhausted:
             break
         fetch = min(4 * fetch, COLLAPSE_MAX_CANDIDATES)
