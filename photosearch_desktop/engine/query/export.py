@@ -15,7 +15,9 @@ CSV_COLUMNS = ("rank", "path", "abs_path", "score", "taken_at", "taken_source", 
 
 
 def write_csv(results: Sequence[SearchResult], target: Path) -> None:
-    with open(target, "w", newline="", encoding="utf-8") as fh:
+    """Written beside ``target`` and renamed over it: a reader never sees half a file."""
+    partial = target.with_name(f".{target.name}.partial")
+    with open(partial, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(CSV_COLUMNS)
         for rank, r in enumerate(results, 1):
@@ -23,6 +25,7 @@ def write_csv(results: Sequence[SearchResult], target: Path) -> None:
             score = f"{r.score:.6f}" if r.score == r.score else ""  # browsing rows have no score (NaN)
             out.writerow([rank, p.rel_path, r.abs_path, score, p.taken_at.isoformat() if p.taken_at else "",
                           p.taken_source or "", p.width or "", p.height or ""])
+    partial.replace(target)
 
 
 def copy_files(

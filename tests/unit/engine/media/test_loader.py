@@ -218,7 +218,9 @@ def test_jpeg_draft_decodes_small_and_fast(tmp_path: Path) -> None:
     assert (small.meta.width, small.meta.height) == (4000, 3000)
     t_draft = best_time(lambda: load_image(path, min_side=260))
     t_full = best_time(lambda: load_image(path))
-    assert t_draft < 0.6 * t_full, (t_draft, t_full)  # typically ~0.4 (entropy decoding stays)
+    # Typically ~0.4 on noise (entropy decoding stays) but 0.6 was seen on a busy 2-core machine;
+    # the sizes above show the draft path was taken, this only that it pays.
+    assert t_draft < 0.8 * t_full, (t_draft, t_full)
     assert load_ok(path).image.size == (4000, 3000)
 
 
