@@ -275,7 +275,7 @@ def _check_search(lib, trial: Trial, files_exist: bool = True) -> bool:  # type:
         if scores != sorted(scores, reverse=True):
             trial.problems.append("search scores not sorted")
             return False
-        q = vecs[query_id]
+        q = vecs[query_id] / np.linalg.norm(vecs[query_id])  # a query is a unit vector (query/compose.py)
         truth = sorted(((float(np.dot(v, q)), pid) for pid, v in vecs.items() if pid != query_id), reverse=True)[:10]
         if len(got) != len(truth):
             trial.problems.append(f"search returned {len(got)} results, brute force {len(truth)}")
