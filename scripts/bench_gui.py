@@ -55,11 +55,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from photosearch_desktop.ui.window_app import setup_logging
-from photosearch_desktop.engine.library import app_dirs
+from photosearch_desktop.engine.library import app_dirs, start_model_process_early
 data_dir, library, kind, query, model, weights = sys.argv[1:7]
 dirs = app_dirs(data_dir)
 setup_logging(dirs.logs, False)
 app = QApplication(sys.argv[:1])
+start_model_process_early()  # as window_app.run does
 from photosearch_desktop.ui.queries import file_query, text_query
 from photosearch_desktop.ui.main_window import MainWindow
 from photosearch_desktop.ui.settings import AppSettings

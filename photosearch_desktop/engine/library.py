@@ -92,6 +92,8 @@ _HEAVY_MODULES = (
     ".store.index_cache",
     ".store.recovery",
     ".query.search",
+    ".query.terms",  # and the image loader: 85 ms, once on the first query otherwise
+    ".query.compose",
     ".models.handle",
 )
 
@@ -100,6 +102,14 @@ def preload() -> None:
     """Import what opening and searching a library needs (numpy, faiss, the catalog)."""
     for name in _HEAVY_MODULES:
         importlib.import_module(name, __package__)
+
+
+def start_model_process_early() -> None:
+    """Start a model process now, while the caller gets on with other work: the next library
+    opened with ``model_process=True`` takes it with its imports done (models/spawn.py)."""
+    from .models.spawn import start_spare
+
+    start_spare()
 
 
 def available_models() -> list[ModelSpec]:
@@ -357,11 +367,11 @@ class Library:
         """Photos most like the query: the weighted sum of its terms (words, image files,
         library photos, pasted pixels; see query/compose.py). Library photos the query names are
         left out of the results."""
+        for tower in {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}:
+            self._prefetch(tower)  # a library photo's vector is in the catalog: no model needed
         from .query.compose import combine
         from .query.terms import TermVectors
 
-        for tower in {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}:
-            self._prefetch(tower)  # a library photo's vector is in the catalog: no model needed
         self._check_searchable()
         terms = TermVectors(self._catalog, self.root, self._query_embedder, self.spec.supports_text, self.model_name)
         vectors, weights, named = terms.vectors(query)

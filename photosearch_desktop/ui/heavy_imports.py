@@ -124,6 +124,16 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def freeze_long_lived() -> None:
+    """Take every object alive now out of the collector's sight (``gc.freeze``), once a library
+    has opened: the window, its folder tree and the engine's objects live as long as the
+    library, and a full collection walked them all again each time, 30 ms of GUI thread at
+    once on a 2-core machine (``scripts/bench_gui.py``: the only stall over 50 ms while the
+    model loaded). Objects freed later are freed as usual; only garbage cycles alive at this
+    moment stay, once."""
+    gc.freeze()
+
+
 # Frozen objects are skipped even by the collection at interpreter exit, which makes native
 # extensions built with nanobind (triton's, where torch is loaded too) report them as leaked.
 atexit.register(gc.unfreeze)

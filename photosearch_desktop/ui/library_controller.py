@@ -23,6 +23,7 @@ from ..engine.errors import Action
 from ..engine.library import DEFAULT_MODEL, offline_summary
 from .duplicates_dialog import DuplicatesDialog
 from .errors import UserMessage, describe_error
+from .heavy_imports import freeze_long_lived
 from .index_status import duration
 from .jobs import IndexOutcome, LibraryInfo, OpenRequest
 from .session import LibrarySession
@@ -178,6 +179,7 @@ class LibraryController(QObject):
         self.update_summary()
         self.update_enabled()
         self.session.start_index()
+        freeze_long_lived()
 
     def _on_open_failed(self, message: UserMessage) -> None:
         self._back_to_welcome(message.text)

@@ -20,6 +20,7 @@ class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, thumb_size: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self._placeholders: dict[tuple[int, float, int, bool], QPixmap] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         line = QFontMetrics(option.font).height()
@@ -46,7 +47,8 @@ class PhotoDelegate(QStyledItemDelegate):
             picture = self._draw_pixmap(painter, box, pixmap)
         else:
             picture = box
-            self._draw_placeholder(painter, box, palette, bool(index.data(THUMB_FAILED_ROLE)))
+            failed = bool(index.data(THUMB_FAILED_ROLE))
+            painter.drawPixmap(box, self._placeholder(side, painter.device().devicePixelRatioF(), palette, failed))
 
         score = index.data(SCORE_ROLE)
         if score is not None:
@@ -76,6 +78,25 @@ class PhotoDelegate(QStyledItemDelegate):
         target.moveCenter(box.center())
         painter.drawPixmap(target, pixmap)  # corners rounded when it was made (thumbnails.rounded)
         return target
+
+    def _placeholder(self, side: int, ratio: float, palette: QPalette, failed: bool) -> QPixmap:
+        """The cell of a photo whose thumbnail is not there (yet), drawn once per look: a fast
+        scroll paints little else (a new screen every step), and drawing its rounded box and
+        text each time cost most of a step's painting (scripts/bench_gui.py --browse)."""
+        key = (side, ratio, palette.cacheKey(), failed)
+        pixmap = self._placeholders.get(key)
+        if pixmap is None:
+            pixmap = QPixmap(round(side * ratio), round(side * ratio))
+            pixmap.setDevicePixelRatio(ratio)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._draw_placeholder(painter, QRect(0, 0, side, side), palette, failed)
+            painter.end()
+            if len(self._placeholders) >= 8:  # sizes, screens and palettes left behind
+                self._placeholders.clear()
+            self._placeholders[key] = pixmap
+        return pixmap
 
     @staticmethod
     def _draw_placeholder(painter: QPainter, box: QRect, palette: QPalette, failed: bool) -> None:

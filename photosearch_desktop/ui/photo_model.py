@@ -4,27 +4,37 @@ Results are few (a query's k) and held whole. Browsing may show a hundred thousa
 the model holds only their ids (one NumPy array, in order) and reads the records a page at a
 time, when a page is first painted (through ``load_page``, on the library's session); pages
 read long ago are forgotten. Thumbnails are asked for only by rows being painted.
+
+A page keeps each photo as one tuple of plain values (its path and its record's fields), and a
+cell's item is made from it when asked for: the garbage collector stops tracking tuples of
+plain values, where it walked every record and item object of the 48 pages kept (24,000) at
+each full collection, 27-50 ms on the GUI thread in the middle of a scroll (the worst stall of
+``scripts/bench_gui.py --browse 100000``).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt, QUrl
 
+from ..engine.records import PhotoRecord
 from .thumbnails import ThumbnailCache
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..engine.records import PhotoRecord, SearchResult
+    from ..engine.records import SearchResult
 
 Index = QModelIndex | QPersistentModelIndex
-LoadPage = Callable[[list[int], Callable[[dict[int, "PhotoRecord"]], None]], None]
+LoadPage = Callable[[list[int], Callable[[dict[int, PhotoRecord]], None]], None]
+Row = tuple[Any, ...]  # a browsed photo: (its absolute path, *its record's fields)
+_record_fields = attrgetter(*(f.name for f in fields(PhotoRecord)))
 
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 SCORE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -66,7 +76,7 @@ class PhotoModel(QAbstractListModel):
         self._ids: np.ndarray | None = None  # browsing: every photo's id, in order
         self._root = Path()
         self._load_page: LoadPage | None = None
-        self._pages: OrderedDict[int, list[BrowseItem] | None] = OrderedDict()  # None: being read
+        self._pages: OrderedDict[int, list[Row] | None] = OrderedDict()  # None: being read
         self._generation = 0  # a page read for an earlier list is dropped
         self._row_of: dict[str, int] = {}
         self._window = (0, -1)  # rows on (or near) the screen, see show_window
@@ -125,10 +135,22 @@ class PhotoModel(QAbstractListModel):
         """The photo at ``row``; None while its page is being read (asked for now)."""
         if self._ids is None:
             return self._rows[row] if 0 <= row < len(self._rows) else None
+        found = self._browsed(row)
+        return None if found is None else BrowseItem(PhotoRecord(*found[1:]), found[0])
+
+    def _browsed(self, row: int) -> Row | None:
+        """The browsed photo at ``row`` as its page keeps it; None while the page is read."""
+        assert self._ids is not None
         if not 0 <= row < len(self._ids):
             return None
         page = self._page(row // PAGE_ROWS)
         return page[row % PAGE_ROWS] if page is not None and row % PAGE_ROWS < len(page) else None
+
+    def _path(self, row: int) -> str | None:
+        if self._ids is None:
+            return self._rows[row].abs_path if 0 <= row < len(self._rows) else None
+        found = self._browsed(row)
+        return None if found is None else found[0]
 
     def photo_ids(self, rows: Sequence[int]) -> list[int]:
         """The photos at ``rows``, whether or not their records have been read yet."""
@@ -158,10 +180,10 @@ class PhotoModel(QAbstractListModel):
 
     def _refresh_window(self) -> None:
         first, last = self._window
-        items = self.items(range(first, min(self.rowCount(), last + 1)))  # reads missing pages
-        self._thumbnails.focus({item.abs_path for item in items})
-        for item in items:
-            self._thumbnails.pixmap(item.abs_path, self._thumb_pixels)
+        paths = [p for p in map(self._path, range(first, min(self.rowCount(), last + 1))) if p]  # reads missing pages
+        self._thumbnails.focus(set(paths))
+        for path in paths:
+            self._thumbnails.pixmap(path, self._thumb_pixels)
 
     def _filter_results(self) -> None:
         floor = self._min_score
@@ -170,7 +192,7 @@ class PhotoModel(QAbstractListModel):
 
     # -- browsing pages ---------------------------------------------------------------------
 
-    def _page(self, number: int) -> list[BrowseItem] | None:
+    def _page(self, number: int) -> list[Row] | None:
         if number in self._pages:
             self._pages.move_to_end(number)
             return self._pages[number]
@@ -181,19 +203,19 @@ class PhotoModel(QAbstractListModel):
         self._load_page(ids, lambda records: self._page_read(generation, number, ids, records))
         while len(self._pages) > PAGES_KEPT:
             _, forgotten = self._pages.popitem(last=False)
-            for item in forgotten or ():
-                self._row_of.pop(item.abs_path, None)
+            for row in forgotten or ():
+                self._row_of.pop(row[0], None)
         return None
 
     def _page_read(self, generation: int, number: int, ids: list[int], records: dict[int, PhotoRecord]) -> None:
         if generation != self._generation or number not in self._pages:
             return  # another list is shown now, or the page was forgotten meanwhile
         # A photo deleted meanwhile keeps its row until the list is read again.
-        page = [BrowseItem(records[i], str(self._root / records[i].rel_path)) for i in ids if i in records]
+        page = [(str(self._root / records[i].rel_path), *_record_fields(records[i])) for i in ids if i in records]
         self._pages[number] = page
         first = number * PAGE_ROWS
-        for offset, item in enumerate(page):
-            self._row_of[item.abs_path] = first + offset
+        for offset, row in enumerate(page):
+            self._row_of[row[0]] = first + offset
         self.dataChanged.emit(self.index(first), self.index(first + len(ids) - 1))
         if first <= self._window[1] and first + len(ids) > self._window[0]:
             self._refresh_window()  # the screen's thumbnails can be asked for now
@@ -218,16 +240,19 @@ class PhotoModel(QAbstractListModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, THUMB_FAILED_ROLE):
+            path = self._path(index.row())  # what painting asks for most: no item made
+            if path is None:
+                return None
+            if role == Qt.ItemDataRole.DisplayRole:
+                return path.rsplit("/", 1)[-1]
+            if role == Qt.ItemDataRole.DecorationRole:
+                # Asks for the thumbnail if it is not ready: only rows being painted get here.
+                return self._thumbnails.pixmap(path, self._thumb_pixels)
+            return self._thumbnails.failed(path, self._thumb_pixels)
         item = self.item(index.row())
         if item is None:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return item.photo.rel_path.rsplit("/", 1)[-1]
-        if role == Qt.ItemDataRole.DecorationRole:
-            # Asks for the thumbnail if it is not ready: only rows being painted get here.
-            return self._thumbnails.pixmap(item.abs_path, self._thumb_pixels)
-        if role == THUMB_FAILED_ROLE:
-            return self._thumbnails.failed(item.abs_path, self._thumb_pixels)
         if role == SCORE_ROLE:
             return item.score
         if role == ITEM_ROLE:

@@ -23,7 +23,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from .. import __version__
-from ..engine.library import WithoutImageData, app_dirs, keep_private, log_file_handler
+from ..engine.library import WithoutImageData, app_dirs, keep_private, log_file_handler, start_model_process_early
 from .desktop_entry import APP_ID
 from .errors import describe_error
 from .single_instance import InstanceServer, hand_over, server_name
@@ -137,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             print("PhotoSearch is running already: its window was brought to the front.", file=sys.stderr)
         return 0
 
+    start_model_process_early()  # it starts Python and its imports while the window builds itself
     log_path = setup_logging(dirs.logs, args.verbose)
     keep_private(dirs)  # after the log is set up: it says what it tightened
     from .app_icon import app_icon

@@ -16,14 +16,9 @@ from libgen import make_library, near_copy, picture
 
 from photosearch_desktop.engine.errors import ModelError
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.models.process import (
-    CREATE_NO_WINDOW,
-    ModelProcess,
-    _child_options,
-    _command,
-    _receive,
-    _send,
-)
+from photosearch_desktop.engine.models import spawn
+from photosearch_desktop.engine.models.process import ModelProcess, _receive, _send
+from photosearch_desktop.engine.models.spawn import CREATE_NO_WINDOW, child_options, command, start_spare, take_spare
 
 
 def _process_gone(pid: int) -> bool:
@@ -83,7 +78,7 @@ def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:
     and must load and answer as usual."""
     _name, weights, config = tiny_clip
     child = subprocess.Popen(
-        _command(),
+        command(),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2),
     )
     assert child.stdin is not None and child.stdout is not None
@@ -106,7 +101,32 @@ def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:
 def test_model_process_gets_a_stderr_and_no_window_from_a_gui_app() -> None:
     """What the caller adds to the model process's start: the null device as stderr when it has
     none itself (pythonw), and no console window on Windows."""
-    assert _child_options(None, "win32") == {"stderr": subprocess.DEVNULL, "creationflags": CREATE_NO_WINDOW}
-    assert _child_options(sys.stderr, "win32") == {"creationflags": CREATE_NO_WINDOW}
-    assert _child_options(sys.stderr, "linux") == {}
-    assert _child_options(None, "darwin") == {"stderr": subprocess.DEVNULL}
+    assert child_options(None, "win32") == {"stderr": subprocess.DEVNULL, "creationflags": CREATE_NO_WINDOW}
+    assert child_options(sys.stderr, "win32") == {"creationflags": CREATE_NO_WINDOW}
+    assert child_options(sys.stderr, "linux") == {}
+    assert child_options(None, "darwin") == {"stderr": subprocess.DEVNULL}
+
+
+@pytest.mark.slow  # the model process imports torch: seconds
+def test_the_next_model_takes_the_spare_process_started_early(tiny_clip) -> None:  # type: ignore[no-untyped-def]
+    """The window starts a model process at launch (spawn.start_spare); the model that loads
+    next runs in it instead of starting its own, and answers as usual."""
+    _name, weights, config = tiny_clip
+    start_spare()
+    spare = spawn._spare
+    assert spare is not None
+    model = ModelProcess(f"clip:{config}", device="cpu", weights=weights, runtime="torch")
+    try:
+        assert model.pid == spare.pid
+        assert take_spare() is None, "a spare serves one model"
+        assert model.encode_text(["a red square"]).shape[0] == 1
+    finally:
+        model.close()
+
+
+def test_a_spare_process_no_model_came_for_ends_quietly() -> None:
+    start_spare()
+    spare = take_spare()
+    assert spare is not None and spare.poll() is None
+    spawn._close(spare)
+    assert spare.returncode == 0

@@ -43,6 +43,7 @@ from ..errors import Action, ModelError, ModelStopped, PhotoSearchError, hint
 from ..records import Preparation
 from ..system.log_files import WithoutImageData
 from .base import Embedder
+from .spawn import start_model_process, take_spare
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,11 @@ def serve() -> None:
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     _send_prints_to_stderr()
     send_lock = threading.Lock()
-    name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
+    _import_loaders()
+    try:
+        name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
+    except EOFError:
+        _leave(answers, 0)  # a spare process that no model came for (spawn.py)
     logging.getLogger().setLevel(log_level)
     to_caller = _LogToCaller(answers, send_lock)
     to_caller.addFilter(WithoutImageData())
@@ -199,6 +204,22 @@ def serve() -> None:
     _leave(answers, 0)
 
 
+def _import_loaders() -> None:
+    """Import what loading a model will, before knowing which (a spare process waits with them
+    imported, spawn.py): the loaders, and ONNX Runtime where it will run the model. A failure
+    here is left for the load to report."""
+    try:
+        from . import factory  # noqa: F401
+        from .runtime import gpu_possible, onnxruntime_installed
+
+        if onnxruntime_installed() and not gpu_possible():
+            import onnxruntime  # noqa: F401
+
+            from . import onnx_embedder  # noqa: F401
+    except Exception:  # noqa: BLE001
+        log.debug("importing the model loaders early failed", exc_info=True)
+
+
 def _send_prints_to_stderr() -> None:
     """fd 1 carries the answers' copy from now on: what anything prints goes to stderr, or to
     the null device where this process has no stderr (``sys.stderr`` is None then)."""
@@ -226,31 +247,6 @@ def _closed() -> ModelError:
     return ModelError("The model was closed.")
 
 
-def _command() -> list[str]:
-    """Python running :func:`serve`, finding this package where this process found it."""
-    package_parent = str(Path(__file__).resolve().parents[3])
-    code = (
-        f"import sys; p = {package_parent!r}; sys.path.insert(0, p) if p not in sys.path else None; "
-        "from photosearch_desktop.engine.models.process import serve; serve()"
-    )
-    return [sys.executable, "-c", code]
-
-
-CREATE_NO_WINDOW = 0x08000000  # subprocess.CREATE_NO_WINDOW, which exists only on Windows
-
-
-def _child_options(stderr: object, platform: str) -> dict[str, Any]:
-    """How the model process is started besides its pipes. Without a stderr of our own (a GUI
-    app on Windows, ``pythonw``: ``sys.stderr`` is None) it gets the null device rather than an
-    invalid handle; on Windows it never opens a console window of its own."""
-    options: dict[str, Any] = {}
-    if stderr is None:
-        options["stderr"] = subprocess.DEVNULL
-    if platform == "win32":
-        options["creationflags"] = CREATE_NO_WINDOW
-    return options
-
-
 class ModelProcess(Embedder):
     """Starts the model ``name`` in a new process and waits until it is loaded."""
 
@@ -260,9 +256,7 @@ class ModelProcess(Embedder):
         force_download: bool = False,
     ) -> None:
         self._preparing = preparing
-        self._process = subprocess.Popen(
-            _command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, **_child_options(sys.stderr, sys.platform)
-        )
+        self._process = take_spare() or start_model_process()  # a spare has its imports done (spawn.py)
         self._requests: IO[bytes] = self._process.stdin  # type: ignore[assignment]
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
