@@ -11,7 +11,7 @@ from ..records import SearchFilters, SearchResult
 from ..store.catalog import Catalog
 from ..store.vector_index import VectorIndex
 from ..system.blas import one_blas_thread
-from .diversity import CopyCheck, fold_near_duplicates
+from .diversity import copies_among, fold_near_duplicates
 
 # Collapsing fetches more candidates until k distinct results are found; a library where
 # even this many candidates fold into fewer than k pictures gets fewer results.
@@ -88,7 +88,7 @@ def _collapsed(
         hits = [h for h in hits if h[1] in row and h[1] in records]
         ranked = vectors[[row[i] for _, i in hits]]
         with one_blas_thread():  # small products (system/blas.py)
-            copies = CopyCheck(catalog, [i for _, i in hits], records, ranked, copy_floor)
+            copies = copies_among(catalog, [i for _, i in hits], records, ranked, copy_floor)
             folds = fold_near_duplicates(ranked, threshold, limit=k, copies=copies)
         if len(folds) >= k or exhausted:
             break
