@@ -177,6 +177,20 @@ def test_folding_with_the_copy_matrix(library: tuple[_Signatures, dict[int, Phot
         assert sorted(folded + [f.kept for f in folds]) == list(range(len(ids)))
 
 
+def _block_mean(p: np.ndarray, side: int) -> np.ndarray:
+    f = p.shape[1] // side
+    return p.reshape(p.shape[0], side, f, side, f).mean(axis=(2, 4))
+
+
 def test_shrinking_whole_grey_levels_equals_the_mean() -> None:
     raw = np.random.default_rng(3).integers(0, 256, (50, signature.SIDE, signature.SIDE)).astype(np.float32)
-    assert np.array_equal(signature._shrink_levels(raw, signature.COARSE), signature._shrink(raw, signature.COARSE))
+    assert np.array_equal(signature._shrink_levels(raw, signature.COARSE), _block_mean(raw, signature.COARSE))
+
+
+@pytest.mark.parametrize("count", [1, 33])
+def test_halving_blurred_pictures_equals_the_mean(count: int) -> None:
+    raw = np.random.default_rng(count).integers(0, 256, (count, signature.SIDE, signature.SIDE)).astype(np.float32)
+    grey = signature._blur(raw, signature.BLUR)  # not whole numbers: the order of additions counts
+    half = signature._halve(grey)
+    assert np.array_equal(half, _block_mean(grey, signature.SIDE // 2))
+    assert np.array_equal(signature._halve(half), _block_mean(half, signature.COARSE))
