@@ -48,7 +48,7 @@ def fold_near_duplicates(
     kept = np.zeros((len(vectors), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
     kept_at: list[int] = []
     # Without a threshold most results copy nothing above them: those skip every product.
-    copy_above = np.zeros(0, dtype=bool) if copies is None else np.triu(copies, 1).any(axis=0)
+    copy_above = np.zeros(0, dtype=bool) if copies is None else np.asarray(np.triu(copies, 1).any(axis=0))
     for pos, v in enumerate(vectors):
         if folds:
             to_kept = kept[: len(folds)] @ v if threshold is not None else None
