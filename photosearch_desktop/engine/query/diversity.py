@@ -89,18 +89,73 @@ def copies_among(
 def _copies_among(
     catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
 ) -> np.ndarray:
-    ids, vectors = ids[:COPY_WINDOW], vectors[:COPY_WINDOW]
-    n = len(ids)
-    blobs_by_id = catalog.signatures(list(ids))
-    blobs = [blobs_by_id.get(i) for i in ids]
-    sizes = [(records[i].width, records[i].height) if i in records else (None, None) for i in ids]
-    unit = np.asarray(vectors, dtype=np.float32)
-    # Above the diagonal: the pairs the first look leaves, each compared once, the
-    # earlier-ranked photo first.
-    i, j = np.nonzero(np.triu(Looks.of(blobs, sizes).matrix() & (unit @ unit.T >= floor), 1))
-    out = np.zeros((n, n), dtype=bool)
-    if len(i):
-        needed, local = np.unique(np.concatenate([i, j]), return_inverse=True)
-        sigs = Signatures([blobs[k] for k in needed], [sizes[k] for k in needed])
-        out[i, j] = sigs.same(local[: len(i)], local[len(i) :])
-    return out | out.T
+    looked = _Looked(catalog, ids, records, vectors, floor)
+    looked.decide(looked.i, looked.j)
+    return looked.copies | looked.copies.T
+
+
+def fold_copies(
+    catalog: Catalog,
+    ids: Sequence[int],
+    records: dict[int, PhotoRecord],
+    vectors: np.ndarray,
+    floor: float,
+    threshold: float | None,
+    limit: int | None,
+) -> list[Fold]:
+    """:func:`fold_near_duplicates` of the ranked photos ``ids`` with their copies
+    (:func:`copies_among`), deciding the costly hypotheses (a turned copy, a crop) only for
+    the pairs the folding asks: a result against the results kept above it, never two copies
+    folded under one photo. The same framing is decided for every looked pair at once; the
+    folding then runs with the pairs decided so far, the pairs it asked that are still open are
+    decided in one batch, and it runs again until it asks no open pair (at most a few rounds:
+    each round's kept results only change where a decided pair folded one). The result is the
+    folding with every pair decided. On the 100,000-photo speed library (k = 60), deciding
+    every looked pair took ~20 pairs a query through the turned and crop hypotheses, this ~8.
+    One BLAS thread (:func:`one_blas_thread`)."""
+    with one_blas_thread():
+        unit = np.asarray(vectors, dtype=np.float32)
+        looked = _Looked(catalog, ids, records, unit, floor)
+        open_ = np.zeros_like(looked.copies)
+        if len(looked.i):
+            framed = looked.decide(looked.i, looked.j, others=False)
+            open_[looked.i[~framed], looked.j[~framed]] = True
+        while True:
+            folds = fold_near_duplicates(unit, threshold, limit, copies=looked.copies | looked.copies.T)
+            kept = np.zeros(len(open_), dtype=bool)
+            kept[[f.kept for f in folds if f.kept < len(kept)]] = True
+            i, j = np.nonzero(open_ & kept[:, None])
+            if not len(i):
+                return folds
+            looked.decide(i, j, framing=False)
+            open_[i, j] = False
+
+
+class _Looked:
+    """The first n = min(len(ids), COPY_WINDOW) ranked photos: the pairs (i[p], j[p]), i < j,
+    that the first look leaves, and ``copies`` (n, n) above the diagonal as far as decided."""
+
+    def __init__(
+        self, catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
+    ) -> None:
+        ids, vectors = ids[:COPY_WINDOW], vectors[:COPY_WINDOW]
+        n = len(ids)
+        blobs_by_id = catalog.signatures(list(ids))
+        blobs = [blobs_by_id.get(i) for i in ids]
+        sizes = [(records[i].width, records[i].height) if i in records else (None, None) for i in ids]
+        unit = np.asarray(vectors, dtype=np.float32)
+        # Each pair compared once, the earlier-ranked photo first.
+        self.i, self.j = np.nonzero(np.triu(Looks.of(blobs, sizes).matrix() & (unit @ unit.T >= floor), 1))
+        self.copies = np.zeros((n, n), dtype=bool)
+        needed = np.unique(np.concatenate([self.i, self.j]))
+        self._local = np.zeros(n, dtype=np.int64)  # position -> row of the prepared signatures
+        self._local[needed] = np.arange(len(needed))
+        self._sigs = Signatures([blobs[k] for k in needed], [sizes[k] for k in needed]) if len(needed) else None
+
+    def decide(self, i: np.ndarray, j: np.ndarray, framing: bool = True, others: bool = True) -> np.ndarray:
+        """Whether each pair (i[p], j[p]) is a copy under the hypotheses asked; recorded in ``copies``."""
+        if self._sigs is None or not len(i):
+            return np.zeros(len(i), dtype=bool)
+        same = self._sigs.same(self._local[i], self._local[j], framing, others)
+        self.copies[i[same], j[same]] = True
+        return same

@@ -18,7 +18,7 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from photosearch_desktop.engine.media import signature
 from photosearch_desktop.engine.media.signature import take_signature
-from photosearch_desktop.engine.query.diversity import copies_among, fold_near_duplicates
+from photosearch_desktop.engine.query.diversity import copies_among, fold_copies, fold_near_duplicates
 from photosearch_desktop.engine.records import PhotoRecord
 from photosearch_desktop.engine.store.catalog import Catalog
 
@@ -175,6 +175,27 @@ def test_folding_with_the_copy_matrix(library: tuple[_Signatures, dict[int, Phot
                 assert len(f.folded) >= 7
         folded = [p for f in folds for p in f.folded]
         assert sorted(folded + [f.kept for f in folds]) == list(range(len(ids)))
+
+
+def test_folding_as_asked_equals_folding_with_every_pair_decided(
+    library: tuple[_Signatures, dict[int, PhotoRecord]],
+) -> None:
+    """fold_copies decides the costly hypotheses only for the pairs the folding asks; it must
+    fold exactly as the folding with every looked pair decided (copies_among)."""
+    catalog, records = cast(Catalog, library[0]), library[1]
+    rng = np.random.default_rng(11)
+    differs = 0
+    for _ in range(8):
+        ids = [int(i) for i in rng.permutation(len(records))]
+        vectors = 1 + 0.01 * rng.standard_normal((len(ids), 8)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        copies = copies_among(catalog, ids, records, vectors, 0.5)
+        for limit, threshold in ((None, None), (3, None), (8, None), (None, 0.9999)):
+            want = fold_near_duplicates(vectors, threshold, limit, copies=copies)
+            got = fold_copies(catalog, ids, records, vectors, 0.5, threshold, limit)
+            assert [(f.kept, f.folded) for f in got] == [(f.kept, f.folded) for f in want]
+            differs += want != fold_near_duplicates(vectors, threshold, limit, copies=copies & np.eye(len(ids), dtype=bool))
+    assert differs  # the copies change the folding, or the comparison proves nothing
 
 
 def _block_mean(p: np.ndarray, side: int) -> np.ndarray:
