@@ -115,6 +115,8 @@ def fold_copies(
     One BLAS thread (:func:`one_blas_thread`)."""
     with one_blas_thread():
         unit = np.asarray(vectors, dtype=np.float32)
+        if not len(ids):
+            return []
         looked = _Looked(catalog, ids, records, unit, floor)
         open_ = np.zeros_like(looked.copies)
         if len(looked.i):
