@@ -10,8 +10,7 @@ import numpy as np
 from ..records import SearchFilters, SearchResult
 from ..store.catalog import Catalog
 from ..store.vector_index import VectorIndex
-from ..system.blas import one_blas_thread
-from .diversity import CopyCheck, fold_near_duplicates
+from .diversity import fold_copies
 
 # Collapsing fetches more candidates until k distinct results are found; a library where
 # even this many candidates fold into fewer than k pictures gets fewer results.
@@ -87,9 +86,7 @@ def _collapsed(
         # Left out: a photo deleted since the search began.
         hits = [h for h in hits if h[1] in row and h[1] in records]
         ranked = vectors[[row[i] for _, i in hits]]
-        with one_blas_thread():  # small products (system/blas.py)
-            copies = CopyCheck(catalog, [i for _, i in hits], records, ranked, copy_floor)
-            folds = fold_near_duplicates(ranked, threshold, limit=k, copies=copies)
+        folds = fold_copies(catalog, [i for _, i in hits], records, ranked, copy_floor, threshold, k)
         if len(folds) >= k or exhausted:
             break
         fetch = min(4 * fetch, COLLAPSE_MAX_CANDIDATES)
