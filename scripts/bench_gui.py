@@ -65,6 +65,8 @@ from photosearch_desktop.ui.queries import file_query, text_query
 from photosearch_desktop.ui.main_window import MainWindow
 from photosearch_desktop.ui.settings import AppSettings
 window = MainWindow(AppSettings(dirs.config), data_dir=Path(data_dir), model=model, weights=Path(weights) if weights else None)
+from photosearch_desktop.ui.heavy_imports import freeze_long_lived
+freeze_long_lived()  # as window_app.run does
 worst = [0.0]
 last = [time.perf_counter()]
 def tick():

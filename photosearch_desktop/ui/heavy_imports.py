@@ -125,12 +125,13 @@ def _collector_paused() -> Iterator[None]:
 
 
 def freeze_long_lived() -> None:
-    """Take every object alive now out of the collector's sight (``gc.freeze``), once a library
-    has opened: the window, its folder tree and the engine's objects live as long as the
-    library, and a full collection walked them all again each time, 30 ms of GUI thread at
-    once on a 2-core machine (``scripts/bench_gui.py``: the only stall over 50 ms while the
-    model loaded). Objects freed later are freed as usual; only garbage cycles alive at this
-    moment stay, once."""
+    """Take every object alive now out of the collector's sight (``gc.freeze``): called once
+    the window is built (its widgets and the modules imported for them live as long as the
+    app) and once a library has opened (its folder tree and the engine's objects live as long
+    as the library). A full collection walked them all again each time, 30-35 ms of GUI thread
+    at once on a 2-core machine (``scripts/bench_gui.py``: the only stall over 50 ms while the
+    model loaded, and one of those before a first query). Objects freed later are freed as
+    usual; only garbage cycles alive at this moment stay, once."""
     gc.freeze()
 
 

@@ -26,6 +26,7 @@ from .. import __version__
 from ..engine.library import WithoutImageData, app_dirs, keep_private, log_file_handler, start_model_process_early
 from .desktop_entry import APP_ID
 from .errors import describe_error
+from .heavy_imports import freeze_long_lived
 from .single_instance import InstanceServer, hand_over, server_name
 
 if TYPE_CHECKING:
@@ -150,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     from .settings import AppSettings
 
     window = MainWindow(AppSettings(dirs.config), data_dir=args.data_dir, model=args.model, weights=args.weights)
+    freeze_long_lived()
     instance = InstanceServer(name, lambda library: bring_to_front(window, library))
     probe = None
     if os.environ.get("PHOTOSEARCH_STARTUP_PROBE"):
