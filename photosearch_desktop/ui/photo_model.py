@@ -249,7 +249,7 @@ class PhotoModel(QAbstractListModel):
             if path is None:
                 return None
             if role == Qt.ItemDataRole.DisplayRole:
-                return path.rsplit("/", 1)[-1]
+                return os.path.basename(path)
             if role == Qt.ItemDataRole.DecorationRole:
                 # Asks for the thumbnail if it is not ready: only rows being painted get here.
                 return self._thumbnails.pixmap(path, self._thumb_pixels)
