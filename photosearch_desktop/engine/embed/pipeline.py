@@ -208,6 +208,8 @@ def _next_decoded(
     cancel: threading.Event | None,
 ) -> _Decoded | None:
     """The oldest decode's result, a skip if it ran too long, or None on cancel."""
+    if cancel is not None and cancel.is_set():
+        return None
     photo_id, future = decoding[0]
     while True:
         try:
@@ -273,9 +275,6 @@ def embed_pending(
         with embedder.cpu_threads(threads):
             refill()
             while decoding:
-                if cancel is not None and cancel.is_set():
-                    run.result.cancelled = True
-                    break
                 decoded = _next_decoded(decoding, decode_pool, options, cancel)
                 if decoded is None:
                     run.result.cancelled = True
@@ -354,9 +353,6 @@ def sign_indexed(
             while len(decoding) < window and (job := next(job_iter, None)) is not None:
                 decoding.append((job[0], decode_pool.submit(_sign, root, job[0], job[1])))
             if not decoding:
-                break
-            if cancel is not None and cancel.is_set():
-                run.result.cancelled = True
                 break
             decoded = _next_decoded(decoding, decode_pool, options, cancel)
             if decoded is None:
