@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
 
     def _export(self) -> None:
         if self.session is not None:
-            export_results(self, self.session, self.search.shown_results(),
+            export_results(self, self.session, self.search.chosen_for_export(),
                            lambda text: self.statusBar().showMessage(text, 8000))
 
     def _about(self) -> None:

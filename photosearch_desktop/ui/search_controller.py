@@ -9,7 +9,7 @@ change or indexing saves new photos; saved searches are kept and opened from her
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu
 
 from ..engine.records import BrowseOrder, PhotoRecord, SavedSearch, SearchQuery, SearchResult
 from .errors import UserMessage, describe_error
+from .export_dialog import ExportChoice
 from .photo_grid import DEFAULT_HINT
 from .queries import photo_term, photos_query, refinement
 
@@ -361,10 +362,16 @@ class SearchController(QObject):
     def selected_photos(self) -> list[PhotoRecord]:
         return [item.photo for item in self.selected_items()]
 
-    def shown_results(self) -> Sequence[SearchResult]:
-        """What an export writes: the selection, else everything shown (browsed photos have no score)."""
-        items = self.selected_items() or self.model.items(range(self.model.rowCount()))
-        return [SearchResult(i.photo, i.score if i.score is not None else math.nan, i.abs_path) for i in items]
+    def chosen_for_export(self) -> ExportChoice:
+        """What an export writes: the selection, else everything shown. Browsed rows go by photo
+        id, since their records are read a page at a time and a selection (Ctrl+A, or one
+        restored after indexing read the list again) reaches rows not read yet."""
+        rows = sorted({i.row() for i in self.grid.selectionModel().selectedIndexes()}) or range(self.model.rowCount())
+        if self.model.browsing:
+            return ExportChoice(photo_ids=self.model.photo_ids(rows))
+        items = self.model.items(rows)
+        return ExportChoice(results=[SearchResult(i.photo, i.score if i.score is not None else math.nan, i.abs_path)
+                                     for i in items])
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         item = self.model.item(current.row()) if current.isValid() else None

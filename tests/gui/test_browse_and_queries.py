@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 from libgen import LAYOUT, make_library
 from PySide6.QtCore import QItemSelectionModel, Qt
@@ -157,8 +158,37 @@ def test_copies_never_go_into_the_library(qtbot, tmp_path: Path, data_dir: Path,
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(outside)))
     window.commands["export_results"].trigger()
     qtbot.waitUntil(lambda: any("Copied 3 photos" in m for m in said), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: browsing(window, len(LAYOUT)), timeout=TIMEOUT_MS)  # a late refresh may be reading
     names = sorted(p.name for p in outside.iterdir())
     assert names == sorted(Path(p).name for p in shown(window)[:3])
+
+
+def test_export_reaches_rows_whose_records_are_not_read_yet(qtbot, tmp_path: Path, data_dir: Path,  # type: ignore[no-untyped-def]
+                                                            monkeypatch) -> None:
+    """Browsed records are read a page at a time: a selection made (Ctrl+A) or restored (the list
+    read again after indexing) before its pages arrive still exports every photo in it."""
+    root = make_library(tmp_path / "Photos")
+    window = new_window(qtbot, data_dir)
+    window.library.open(root)
+    qtbot.waitUntil(lambda: window.session is not None and window.session.info is not None
+                    and not window.session.indexing and browsing(window, len(LAYOUT)), timeout=TIMEOUT_MS)
+    model = window.photo_model
+    expected = shown(window)
+    ids = np.asarray(model.photo_ids(range(model.rowCount())), dtype=np.int64)
+    model.set_browse(root, ids, lambda page_ids, done: None)  # pages that are never read
+    assert model.rowCount() == len(LAYOUT) and model.item(0) is None
+    window.grid.selectAll()
+    said: list[str] = []
+    window.statusBar().messageChanged.connect(said.append)
+    monkeypatch.setattr(export_dialog, "ask_kind", lambda parent, n: "csv")
+    target = tmp_path / "chosen.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(target), "")))
+    window.commands["export_results"].trigger()
+    qtbot.waitUntil(lambda: any("Wrote" in m for m in said), timeout=TIMEOUT_MS)
+    assert any(f"Wrote {len(LAYOUT)} rows" in m for m in said)
+    with target.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == expected
 
 
 @pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
