@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..media.signature import Looks, Signatures
-from ..records import PhotoRecord
-from ..store.catalog import Catalog
 from ..system.blas import one_blas_thread
+
+Sizes = Sequence[tuple[int | None, int | None]]  # (width, height) in pixels, None where not known
 
 
 @dataclass
@@ -48,18 +48,17 @@ def fold_near_duplicates(
     kept = np.zeros((len(vectors), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
     kept_at: list[int] = []
     # Without a threshold most results copy nothing above them: those skip every product.
-    copy_above = np.zeros(0, dtype=bool) if copies is None else np.asarray(np.triu(copies, 1).any(axis=0))
+    copy_above: list[bool] = [False] * len(vectors)
+    if copies is not None:
+        copy_above[: len(copies)] = np.asarray(np.triu(copies, 1).any(axis=0)).tolist()
     for pos, v in enumerate(vectors):
-        if folds:
-            to_kept = kept[: len(folds)] @ v if threshold is not None else None
-            near = np.zeros(len(folds), dtype=bool)
-            if copies is not None and pos < len(copies) and copy_above[pos]:
+        if folds and (threshold is not None or copy_above[pos]):
+            to_kept = kept[: len(folds)] @ v
+            near = to_kept >= threshold if threshold is not None else np.zeros(len(folds), dtype=bool)
+            if copy_above[pos]:
+                assert copies is not None
                 near |= copies[kept_at, pos]
-            if to_kept is not None:
-                near |= to_kept >= threshold
             if near.any():
-                if to_kept is None:
-                    to_kept = kept[: len(folds)] @ v
                 folds[int(np.argmax(np.where(near, to_kept, -np.inf)))].folded.append(pos)
                 continue
         if limit is not None and len(folds) >= limit:
@@ -73,37 +72,33 @@ def fold_near_duplicates(
 COPY_WINDOW = 2048  # results checked for copies of each other (a 2048^2 look: ~16 MB at a time)
 
 
-def copies_among(
-    catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
-) -> np.ndarray:
-    """(n, n) symmetric, for the first n = min(len(ids), COPY_WINDOW) of the ranked photos
-    ``ids`` (with their unit ``vectors``): which are copies of each other. Only pairs at
+def copies_among(blobs: Sequence[bytes | None], sizes: Sizes, vectors: np.ndarray, floor: float) -> np.ndarray:
+    """(n, n) symmetric, for the first n = min(len(blobs), COPY_WINDOW) of the ranked photos
+    (their pixel signatures ``blobs``, pixel ``sizes`` and unit ``vectors``): which are copies
+    of each other. Only pairs at
     cosine >= ``floor`` are looked at; a first look at 16 px for all of them at once, the full
     comparison prepared for the few it leaves. Photos without a signature (indexed before
     signatures were kept) are copies of nothing. Its products are small: one BLAS thread
     (:func:`one_blas_thread`)."""
     with one_blas_thread():
-        return _copies_among(catalog, ids, records, vectors, floor)
+        return _copies_among(blobs, sizes, vectors, floor)
 
 
-def _copies_among(
-    catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
-) -> np.ndarray:
-    looked = _Looked(catalog, ids, records, vectors, floor)
+def _copies_among(blobs: Sequence[bytes | None], sizes: Sizes, vectors: np.ndarray, floor: float) -> np.ndarray:
+    looked = _Looked(blobs, sizes, vectors, floor)
     looked.decide(looked.i, looked.j)
     return looked.copies | looked.copies.T
 
 
 def fold_copies(
-    catalog: Catalog,
-    ids: Sequence[int],
-    records: dict[int, PhotoRecord],
+    blobs: Sequence[bytes | None],
+    sizes: Sizes,
     vectors: np.ndarray,
     floor: float,
     threshold: float | None,
     limit: int | None,
 ) -> list[Fold]:
-    """:func:`fold_near_duplicates` of the ranked photos ``ids`` with their copies
+    """:func:`fold_near_duplicates` of the ranked photos with their copies
     (:func:`copies_among`), deciding the costly hypotheses (a turned copy, a crop) only for
     the pairs the folding asks: a result against the results kept above it, never two copies
     folded under one photo. The same framing is decided for every looked pair at once; the
@@ -115,9 +110,9 @@ def fold_copies(
     One BLAS thread (:func:`one_blas_thread`)."""
     with one_blas_thread():
         unit = np.asarray(vectors, dtype=np.float32)
-        if not len(ids):
+        if not len(blobs):
             return []
-        looked = _Looked(catalog, ids, records, unit, floor)
+        looked = _Looked(blobs, sizes, unit, floor)
         open_ = np.zeros_like(looked.copies)
         if len(looked.i):
             framed = looked.decide(looked.i, looked.j, others=False)
@@ -134,20 +129,15 @@ def fold_copies(
 
 
 class _Looked:
-    """The first n = min(len(ids), COPY_WINDOW) ranked photos: the pairs (i[p], j[p]), i < j,
+    """The first n = min(len(blobs), COPY_WINDOW) ranked photos: the pairs (i[p], j[p]), i < j,
     that the first look leaves, and ``copies`` (n, n) above the diagonal as far as decided."""
 
-    def __init__(
-        self, catalog: Catalog, ids: Sequence[int], records: dict[int, PhotoRecord], vectors: np.ndarray, floor: float
-    ) -> None:
-        ids, vectors = ids[:COPY_WINDOW], vectors[:COPY_WINDOW]
-        n = len(ids)
-        blobs_by_id = catalog.signatures(list(ids))
-        blobs = [blobs_by_id.get(i) for i in ids]
-        sizes = [(records[i].width, records[i].height) if i in records else (None, None) for i in ids]
+    def __init__(self, blobs: Sequence[bytes | None], sizes: Sizes, vectors: np.ndarray, floor: float) -> None:
+        blobs, sizes, vectors = blobs[:COPY_WINDOW], sizes[:COPY_WINDOW], vectors[:COPY_WINDOW]
+        n = len(blobs)
         unit = np.asarray(vectors, dtype=np.float32)
         # Each pair compared once, the earlier-ranked photo first.
-        self.i, self.j = np.nonzero(np.triu(Looks.of(blobs, sizes).matrix() & (unit @ unit.T >= floor), 1))
+        self.i, self.j = np.nonzero(np.triu(Looks.of(blobs, sizes).matrix(unit @ unit.T >= floor), 1))
         self.copies = np.zeros((n, n), dtype=bool)
         needed = np.unique(np.concatenate([self.i, self.j]))
         self._local = np.zeros(n, dtype=np.int64)  # position -> row of the prepared signatures

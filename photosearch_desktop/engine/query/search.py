@@ -82,17 +82,25 @@ def _collapsed(
             exhausted = True
         got, vectors = index.vectors([i for _, i in hits])
         row = {int(i): r for r, i in enumerate(got)}
-        records = catalog.photos([i for _, i in hits])
+        found = catalog.signatures_and_sizes([i for _, i in hits])
         # Left out: a photo deleted since the search began.
-        hits = [h for h in hits if h[1] in row and h[1] in records]
+        hits = [h for h in hits if h[1] in row and h[1] in found]
         ranked = vectors[[row[i] for _, i in hits]]
-        folds = fold_copies(catalog, [i for _, i in hits], records, ranked, copy_floor, threshold, k)
+        evidence = [found[i] for _, i in hits]
+        folds = fold_copies([e[0] for e in evidence], [e[1:] for e in evidence], ranked, copy_floor, threshold, k)
         if len(folds) >= k or exhausted:
             break
         fetch = min(4 * fetch, COLLAPSE_MAX_CANDIDATES)
+
+    # Records only for the results and what folds under them, not for every candidate fetched.
+    records = catalog.photos([hits[p][1] for f in folds for p in (f.kept, *f.folded)])
 
     def result(pos: int, folded: tuple[SearchResult, ...] = ()) -> SearchResult:
         score, pid = hits[pos]
         return SearchResult(records[pid], score, str(root / records[pid].rel_path), folded)
 
-    return [result(f.kept, tuple(result(p) for p in f.folded)) for f in folds]
+    return [
+        result(f.kept, tuple(result(p) for p in f.folded if hits[p][1] in records))
+        for f in folds
+        if hits[f.kept][1] in records  # deleted by a concurrent update between the two reads
+    ]

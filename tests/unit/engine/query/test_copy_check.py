@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from io import BytesIO
-from typing import cast
 
 import numpy as np
 import pytest
@@ -20,15 +19,11 @@ from photosearch_desktop.engine.media import signature
 from photosearch_desktop.engine.media.signature import take_signature
 from photosearch_desktop.engine.query.diversity import copies_among, fold_copies, fold_near_duplicates
 from photosearch_desktop.engine.records import PhotoRecord
-from photosearch_desktop.engine.store.catalog import Catalog
 
 
 @dataclass
 class _Signatures:
     blobs: dict[int, bytes]
-
-    def signatures(self, ids: list[int]) -> dict[int, bytes]:
-        return {i: self.blobs[i] for i in ids if i in self.blobs}
 
 
 def _scene(seed: int, size: tuple[int, int] = (240, 180)) -> Image.Image:
@@ -85,6 +80,12 @@ def library() -> tuple[_Signatures, dict[int, PhotoRecord]]:
     return _Signatures(blobs), records
 
 
+def _evidence(
+    catalog: _Signatures, records: dict[int, PhotoRecord], ids: list[int]
+) -> tuple[list[bytes | None], list[tuple[int | None, int | None]]]:
+    return [catalog.blobs.get(i) for i in ids], [(records[i].width, records[i].height) for i in ids]
+
+
 # -- the reference: one pair at a time ---------------------------------------------------------
 
 
@@ -119,8 +120,8 @@ def _crop_one(sigs: signature.Signatures, outer: int, inner: int, sx: float, sy:
             reach = (1.0 if side == side64 // 2 else 0.5) / side
             d = np.arange(-reach, reach + 1e-9, 0.5 / side)
             xs, ys = np.clip(x + d, 0.0, 1.0 - sx), np.clip(y + d, 0.0, 1.0 - sy)
-        rows = _resample_one(pictures[outer], xs, sx, ys, sy).reshape(-1, side * side)
-        looks = signature._ncc_rows(rows, np.broadcast_to(pictures[inner].reshape(1, -1), rows.shape))
+        rows = _resample_one(pictures[outer], xs, sx, ys, sy).reshape(1, -1, side * side)
+        looks = signature._ncc_each(rows, pictures[inner].reshape(1, -1))[0]
         k = int(np.argmax(looks))
         y, x = float(ys[k // len(xs)]), float(xs[k % len(xs)])
     placed = _resample_one(sigs.grey[outer], np.array([x]), sx, np.array([y]), sy)[0, 0]
@@ -154,7 +155,7 @@ def test_batched_turned_and_crop_margins_equal_the_pair_by_pair_reference(
 
 def test_folding_with_the_copy_matrix(library: tuple[_Signatures, dict[int, PhotoRecord]]) -> None:
     """Copies fold under a kept copy ranked above them; other shots and unrelated scenes stay."""
-    catalog, records = cast(Catalog, library[0]), library[1]
+    catalog, records = library
     rng = np.random.default_rng(7)
     others = {8, 9, 19, 20, 30, 31, 33, 34, 35}  # other shots of each scene, unrelated scenes
     for first in (True, False):
@@ -164,7 +165,7 @@ def test_folding_with_the_copy_matrix(library: tuple[_Signatures, dict[int, Phot
         # Vectors all alike: every pair is above the floor, the signatures alone decide.
         vectors = 1 + 0.01 * rng.standard_normal((len(ids), 8)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        copies = copies_among(catalog, ids, records, vectors, 0.5)
+        copies = copies_among(*_evidence(catalog, records, ids), vectors, 0.5)
         folds = fold_near_duplicates(vectors, None, copies=copies)
         kept = {ids[f.kept] for f in folds}
         assert others <= kept
@@ -182,17 +183,18 @@ def test_folding_as_asked_equals_folding_with_every_pair_decided(
 ) -> None:
     """fold_copies decides the costly hypotheses only for the pairs the folding asks; it must
     fold exactly as the folding with every looked pair decided (copies_among)."""
-    catalog, records = cast(Catalog, library[0]), library[1]
+    catalog, records = library
     rng = np.random.default_rng(11)
     differs = 0
     for _ in range(8):
         ids = [int(i) for i in rng.permutation(len(records))]
         vectors = 1 + 0.01 * rng.standard_normal((len(ids), 8)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        copies = copies_among(catalog, ids, records, vectors, 0.5)
+        blobs, sizes = _evidence(catalog, records, ids)
+        copies = copies_among(blobs, sizes, vectors, 0.5)
         for limit, threshold in ((None, None), (3, None), (8, None), (None, 0.9999)):
             want = fold_near_duplicates(vectors, threshold, limit, copies=copies)
-            got = fold_copies(catalog, ids, records, vectors, 0.5, threshold, limit)
+            got = fold_copies(blobs, sizes, vectors, 0.5, threshold, limit)
             assert [(f.kept, f.folded) for f in got] == [(f.kept, f.folded) for f in want]
             differs += want != fold_near_duplicates(vectors, threshold, limit, copies=copies & np.eye(len(ids), dtype=bool))
     assert differs  # the copies change the folding, or the comparison proves nothing
@@ -206,6 +208,9 @@ def _block_mean(p: np.ndarray, side: int) -> np.ndarray:
 def test_shrinking_whole_grey_levels_equals_the_mean() -> None:
     raw = np.random.default_rng(3).integers(0, 256, (50, signature.SIDE, signature.SIDE)).astype(np.float32)
     assert np.array_equal(signature._shrink_levels(raw, signature.COARSE), _block_mean(raw, signature.COARSE))
+    # As stored (uint8): the same means, no sum overflowing.
+    shrunk = signature._shrink_levels(raw.astype(np.uint8), signature.COARSE)
+    assert shrunk.dtype == np.float32 and np.array_equal(shrunk, _block_mean(raw, signature.COARSE))
 
 
 @pytest.mark.parametrize("count", [1, 33])
