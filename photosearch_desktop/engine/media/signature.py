@@ -356,8 +356,8 @@ class Signatures:
             looks = _ncc_each(placed.reshape(n, -1, side * side), pictures[inner].reshape(n, -1))
             k = np.argmax(looks, axis=1)
             y, x = ys[np.arange(n), k // xs.shape[1]], xs[np.arange(n), k % xs.shape[1]]
-        placed = _resample_each(self.grey[outer], x[:, None], sx, y[:, None], sy)[:, 0, 0]
-        return _margins(placed, self.grey[inner], SAME_MIN, (self.detail[inner], self.spread[inner]))
+        best = placed[np.arange(n), k // xs.shape[1], k % xs.shape[1]]  # the last level is at SIDE px
+        return _margins(best, self.grey[inner], SAME_MIN, (self.detail[inner], self.spread[inner]))
 
 
 _PAIR_CHUNK_FINE = 64  # pairs turned or placed as a crop at once (~20 MB of placed pictures)

@@ -45,15 +45,14 @@ def fold_near_duplicates(
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     folds: list[Fold] = []
-    kept = np.zeros((len(vectors), vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
     kept_at: list[int] = []
     # Without a threshold most results copy nothing above them: those skip every product.
     copy_above: list[bool] = [False] * len(vectors)
     if copies is not None:
         copy_above[: len(copies)] = np.asarray(np.triu(copies, 1).any(axis=0)).tolist()
-    for pos, v in enumerate(vectors):
+    for pos in range(len(vectors)):
         if folds and (threshold is not None or copy_above[pos]):
-            to_kept = kept[: len(folds)] @ v
+            to_kept = vectors[kept_at] @ vectors[pos]
             near = to_kept >= threshold if threshold is not None else np.zeros(len(folds), dtype=bool)
             if copy_above[pos]:
                 assert copies is not None
@@ -63,7 +62,6 @@ def fold_near_duplicates(
                 continue
         if limit is not None and len(folds) >= limit:
             continue
-        kept[len(folds)] = v
         kept_at.append(pos)
         folds.append(Fold(pos))
     return folds
@@ -124,8 +122,9 @@ def fold_copies(
             i, j = np.nonzero(open_ & kept[:, None])
             if not len(i):
                 return folds
-            looked.decide(i, j, framing=False)
             open_[i, j] = False
+            if not looked.decide(i, j, framing=False).any():
+                return folds  # no new copy: folding again would fold the same
 
 
 class _Looked:
