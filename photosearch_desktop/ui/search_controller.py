@@ -211,15 +211,28 @@ class SearchController(QObject):
         self.run(photos_query([item.photo]))
 
     def find_similar_to_selection(self) -> None:
-        photos = self.selected_photos()
-        if photos:
-            self.run(photos_query(photos))
+        self._with_selected_photos(lambda photos: self.run(photos_query(photos)))
 
     def add_selection(self, weight: float) -> None:
         """The selected photos join the query (weight > 0) or are avoided by it (< 0)."""
-        photos = self.selected_photos()
-        if not photos:
+        self._with_selected_photos(lambda photos: self._add_photos(photos, weight))
+
+    def _with_selected_photos(self, then: Callable[[list[PhotoRecord]], None]) -> None:
+        """``then(the selected photos)``, at once when their records are in memory, else once
+        read: a browsed selection may reach pages not read yet (Ctrl+A, or a selection kept
+        while indexing read the list again). Not called when nothing is selected."""
+        rows = sorted({i.row() for i in self.grid.selectionModel().selectedIndexes()})
+        photos = [item.photo for item in self.model.items(rows)]
+        session = self.session
+        if len(photos) == len(rows) or session is None or session.library is None:
+            if photos:
+                then(photos)
             return
+        library, ids = session.library, self.model.photo_ids(rows)
+        session.calls().submit(lambda: library.photos(ids),
+                               lambda found: then([found[i] for i in ids if i in found]) if found else None)
+
+    def _add_photos(self, photos: list[PhotoRecord], weight: float) -> None:
         terms = tuple(photo_term(p, weight) for p in photos)
         if self.query is None:
             if weight < 0:
@@ -354,13 +367,6 @@ class SearchController(QObject):
         self.filters.clear_folder()
 
     # -- the selection ----------------------------------------------------------------------------
-
-    def selected_items(self) -> list[GridItem]:
-        rows = sorted({i.row() for i in self.grid.selectionModel().selectedIndexes()})
-        return self.model.items(rows)
-
-    def selected_photos(self) -> list[PhotoRecord]:
-        return [item.photo for item in self.selected_items()]
 
     def chosen_for_export(self) -> ExportChoice:
         """What an export writes: the selection, else everything shown. Browsed rows go by photo

@@ -163,10 +163,11 @@ def test_copies_never_go_into_the_library(qtbot, tmp_path: Path, data_dir: Path,
     assert names == sorted(Path(p).name for p in shown(window)[:3])
 
 
-def test_export_reaches_rows_whose_records_are_not_read_yet(qtbot, tmp_path: Path, data_dir: Path,  # type: ignore[no-untyped-def]
+def test_export_and_search_reach_rows_whose_records_are_not_read_yet(qtbot, tmp_path: Path, data_dir: Path,  # type: ignore[no-untyped-def]
                                                             monkeypatch) -> None:
     """Browsed records are read a page at a time: a selection made (Ctrl+A) or restored (the list
-    read again after indexing) before its pages arrive still exports every photo in it."""
+    read again after indexing) before its pages arrive still exports, and searches with, every
+    photo in it."""
     root = make_library(tmp_path / "Photos")
     window = new_window(qtbot, data_dir)
     window.library.open(root)
@@ -189,6 +190,12 @@ def test_export_reaches_rows_whose_records_are_not_read_yet(qtbot, tmp_path: Pat
     with target.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == expected
+
+    # "Find similar to these" on rows not read yet searches with every one of them.
+    select_rows(window, 0, 1)
+    window.commands["find_similar_selected"].trigger()
+    wait_results(qtbot, window)
+    assert window.header.term_texts() == [f"+ {expected[0]}  ×", f"+ {expected[1]}  ×"]
 
 
 @pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
