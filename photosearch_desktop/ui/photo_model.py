@@ -81,6 +81,7 @@ class PhotoModel(QAbstractListModel):
         self._generation = 0  # a page read for an earlier list is dropped
         self._row_of: dict[str, int] = {}
         self._window = (0, -1)  # rows on (or near) the screen, see show_window
+        self._visible = (0, -1)  # rows on the screen
         thumbnails.ready.connect(self._on_thumbnail)
 
     # -- what is shown ----------------------------------------------------------------------
@@ -104,7 +105,7 @@ class PhotoModel(QAbstractListModel):
         self._generation += 1
         self._root, self._ids, self._load_page = root, ids, load_page
         self._pages, self._results, self._rows, self._row_of = OrderedDict(), [], [], {}
-        self._window = (0, -1)
+        self._window = self._visible = (0, -1)
         self.endResetModel()
 
     def set_min_score(self, value: float | None) -> None:
@@ -176,15 +177,20 @@ class PhotoModel(QAbstractListModel):
         more on each side (so scrolling finds them ready); thumbnails asked for earlier for rows
         now far away are not made."""
         margin = last - first + 1
+        self._visible = (first, last)
         self._window = (max(0, first - margin), last + margin)
         self._refresh_window()
 
     def _refresh_window(self) -> None:
-        first, last = self._window
-        paths = [p for p in map(self._path, range(first, min(self.rowCount(), last + 1))) if p]  # reads missing pages
-        self._thumbnails.focus(set(paths))
-        for path in paths:
-            self._thumbnails.pixmap(path, self._thumb_pixels)
+        (first, last), (low, high) = self._visible, self._window
+        high = min(high, self.rowCount() - 1)
+        # The screen's rows first, top left first; then the margin, nearest rows first (below
+        # before above: scrolling goes down more often).
+        margin = [r for d in range(1, max(first - low, high - last) + 1) for r in (last + d, first - d) if low <= r <= high]
+        on_screen = [p for p in map(self._path, range(first, min(last, high) + 1)) if p]  # reads missing pages
+        around = [p for p in map(self._path, margin) if p]
+        self._thumbnails.focus({*on_screen, *around})
+        self._thumbnails.request(on_screen + around, self._thumb_pixels, urgent=len(on_screen))
 
     def _filter_results(self) -> None:
         floor = self._min_score
