@@ -11,6 +11,7 @@ dropped. Closing the session stops everything and then closes the catalog.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, TypeVar
 
@@ -29,7 +30,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 W = TypeVar("W", EngineWorker, IndexWorker, DuplicatesWorker)
-SHORT_CALL_THREADS = 2  # thumbnails and previews: decoding is the work, and there are 2+ cores
+# Thumbnails, previews, catalog reads: one core is left to the GUI thread. On 2 cores, with two
+# of these threads the worst stall scrolling 100,000 photos (scripts/bench_gui.py --browse) was
+# 59-81 ms in 6 runs, with one 38-43 ms in 4, back to back: three busy threads on two cores
+# left the GUI thread waiting for a core.
+SHORT_CALL_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 class LibrarySession(QObject):
