@@ -77,7 +77,8 @@ class PhotoModel(QAbstractListModel):
         self._ids: np.ndarray | None = None  # browsing: every photo's id, in order
         self._root = Path()
         self._load_page: LoadPage | None = None
-        self._pages: OrderedDict[int, list[Row] | None] = OrderedDict()  # None: being read
+        # A page's rows in order, None for a photo whose record is gone; the page None: being read.
+        self._pages: OrderedDict[int, list[Row | None] | None] = OrderedDict()
         self._generation = 0  # a page read for an earlier list is dropped
         self._row_of: dict[str, int] = {}
         self._window = (0, -1)  # rows on (or near) the screen, see show_window
@@ -199,7 +200,7 @@ class PhotoModel(QAbstractListModel):
 
     # -- browsing pages ---------------------------------------------------------------------
 
-    def _page(self, number: int) -> list[Row] | None:
+    def _page(self, number: int) -> list[Row | None] | None:
         if number in self._pages:
             self._pages.move_to_end(number)
             return self._pages[number]
@@ -211,21 +212,25 @@ class PhotoModel(QAbstractListModel):
         while len(self._pages) > PAGES_KEPT:
             _, forgotten = self._pages.popitem(last=False)
             for row in forgotten or ():
-                self._row_of.pop(row[0], None)
+                if row is not None:
+                    self._row_of.pop(row[0], None)
         return None
 
     def _page_read(self, generation: int, number: int, ids: list[int], records: dict[int, PhotoRecord]) -> None:
         if generation != self._generation or number not in self._pages:
             return  # another list is shown now, or the page was forgotten meanwhile
-        # A photo deleted meanwhile keeps its row until the list is read again.
+        # A photo deleted meanwhile keeps its row, empty, until the list is read again: the
+        # rows after it keep their photos (a row's photo id and what it shows must agree).
         # The path as str(root / rel) gives it, without a Path per photo (a third of the page's time).
         prefix, slash = os.path.join(str(self._root), ""), os.sep != "/"
-        page = [(prefix + (r.rel_path.replace("/", os.sep) if slash else r.rel_path), *_record_fields(r))
-                for r in (records.get(i) for i in ids) if r is not None]
+        page = [None if r is None else (prefix + (r.rel_path.replace("/", os.sep) if slash else r.rel_path),
+                                        *_record_fields(r))
+                for r in (records.get(i) for i in ids)]
         self._pages[number] = page
         first = number * PAGE_ROWS
         for offset, row in enumerate(page):
-            self._row_of[row[0]] = first + offset
+            if row is not None:
+                self._row_of[row[0]] = first + offset
         self.dataChanged.emit(self.index(first), self.index(first + len(ids) - 1))
         if first <= self._window[1] and first + len(ids) > self._window[0]:
             self._refresh_window()  # the screen's thumbnails can be asked for now
