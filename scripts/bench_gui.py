@@ -52,6 +52,8 @@ FIRST_QUERY_BUDGET_S = 1.5
 FIRST_QUERY_DRIVER = r"""
 import gc, os, sys, time
 from pathlib import Path
+from photosearch_desktop.ui.heavy_imports import lighten_pyside_import_hook
+lighten_pyside_import_hook()  # as app.main does, before the window's modules
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 from photosearch_desktop.ui.window_app import setup_logging
@@ -250,6 +252,9 @@ def measure_stalls(library: Path, work: Path, model: str, weights: Path | None =
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from photosearch_desktop.engine.system.paths import app_dirs
+    from photosearch_desktop.ui.heavy_imports import freeze_long_lived, lighten_pyside_import_hook
+
+    lighten_pyside_import_hook()  # as app.main does
     from photosearch_desktop.ui.main_window import MainWindow
     from photosearch_desktop.ui.queries import file_query
     from photosearch_desktop.ui.settings import AppSettings
@@ -257,6 +262,7 @@ def measure_stalls(library: Path, work: Path, model: str, weights: Path | None =
     data_dir = work / "stall-data"
     os.environ["PHOTOSEARCH_DATA_DIR"] = str(data_dir)
     window = MainWindow(AppSettings(app_dirs(data_dir).config), data_dir=data_dir, model=model, weights=weights)
+    freeze_long_lived()  # as window_app.run does once the window is built
     window.resize(1320, 820)
     window.show()
     probe = StallProbe()
@@ -413,11 +419,15 @@ def measure_browse(work: Path, count: int) -> dict:
     subprocess.run([sys.executable, __file__, "--browse-setup", str(count), "--work", str(where)], check=True)
     root, data_dir, model, weights = browse_paths(where)
     from photosearch_desktop.engine.library import app_dirs
+    from photosearch_desktop.ui.heavy_imports import freeze_long_lived, lighten_pyside_import_hook
+
+    lighten_pyside_import_hook()  # as app.main does
     from photosearch_desktop.ui.main_window import MainWindow
     from photosearch_desktop.ui.settings import AppSettings
 
     os.environ["PHOTOSEARCH_DATA_DIR"] = str(data_dir)
     window = MainWindow(AppSettings(app_dirs(data_dir).config), data_dir=data_dir, model=model, weights=weights)
+    freeze_long_lived()  # as window_app.run does once the window is built
     window.resize(1320, 820)
     window.show()
     probe = StallProbe()

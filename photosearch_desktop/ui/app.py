@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         return _refuse(problem)
     try:
+        from .heavy_imports import lighten_pyside_import_hook
+
+        lighten_pyside_import_hook()  # before the window's own modules are imported
         from .window_app import run
     except ImportError as exc:  # a system library of Qt's GUI modules is missing
         return _refuse(import_problem(exc))

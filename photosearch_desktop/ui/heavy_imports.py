@@ -124,6 +124,37 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def lighten_pyside_import_hook() -> None:
+    """Import Qt, then make PySide6's check of every later import cheap.
+
+    PySide6 looks at each module imported after it for the word "PySide6", to know which
+    modules its ``__feature__`` switches apply to (shibokensupport.feature, PYSIDE-2029), with
+    ``inspect.getsource``: linecache and the tokenizer over the whole file, in Python, with the
+    GIL held. Sampled while a library opened, the engine's imports in a worker thread spent
+    their time there while the GUI thread waited 64-119 ms. This asks the same question of the
+    source file's bytes; a module without a ``.py`` file goes to PySide's own check. Nothing
+    here uses the ``__feature__`` switches; a PySide without this hook is left as it is."""
+    import PySide6.QtCore  # noqa: F401 - loads the hook
+
+    feature = sys.modules.get("shibokensupport.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if original is None or getattr(original, "lightened", False):
+        return
+
+    def uses_pyside(module: object) -> bool:
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.endswith(".py"):
+            try:
+                with open(path, "rb") as source:
+                    return b"PySide6" in source.read()
+            except OSError:
+                pass
+        return bool(original(module))
+
+    uses_pyside.lightened = True  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = uses_pyside  # type: ignore[union-attr]
+
+
 def freeze_long_lived() -> None:
     """Take every object alive now out of the collector's sight (``gc.freeze``): called once
     the window is built (its widgets and the modules imported for them live as long as the
