@@ -114,7 +114,8 @@ class DuplicatesDialog(QDialog):
         self.session, self.folder = session, folder
         # Its own cache object: the result grid cancels its pending thumbnails on every query.
         self.thumbnails = ThumbnailCache(self)
-        self.thumbnails.attach(session.calls(), info.thumbnails_dir, LibraryPlace(info.root, info.library_id))
+        self.thumbnails.attach(session.thumbnail_calls(), info.thumbnails_dir,
+                               LibraryPlace(info.root, info.library_id), housekeeping=session.calls())
         self.keeper_rule = KEEPER_RULE
         self.groups: list[DuplicateGroup] = []
         self.labelled = False

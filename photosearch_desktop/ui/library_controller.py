@@ -169,7 +169,8 @@ class LibraryController(QObject):
         self.w.prefs = replace(self.w.prefs, library=str(info.root))
         self.w.settings.save_preferences(self.w.prefs)
         self.w.setWindowTitle(f"PhotoSearch — {info.root.name}")
-        self.w.thumbnails.attach(self.session.calls(), info.thumbnails_dir, LibraryPlace(info.root, info.library_id))
+        self.w.thumbnails.attach(self.session.thumbnail_calls(), info.thumbnails_dir,
+                                 LibraryPlace(info.root, info.library_id), housekeeping=self.session.calls())
         self.w.filters.set_folders(info.folders, info.root.name)
         if info.capture_dates is not None:
             self.w.filters.set_date_bounds(*info.capture_dates)

@@ -1,8 +1,8 @@
 """One open library and every piece of background work done for it.
 
 The session owns all of the window's background work for a library: three worker threads
-(queries and the model, indexing, duplicates) and one thread pool for short calls (catalog
-reads, previews, thumbnails). Widgets never start a thread: they ask the session, and the
+(queries and the model, indexing, duplicates), one thread pool for short calls (catalog
+reads, previews, exports) and one for thumbnails. Widgets never start a thread: they ask the session, and the
 answers come back as signals on the GUI thread. Queries and duplicate searches follow one rule,
 :class:`~.latest.LatestOnly`: a newer request cancels the older one and late answers are
 dropped. Closing the session stops everything and then closes the catalog.
@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 W = TypeVar("W", EngineWorker, IndexWorker, DuplicatesWorker)
-# Thumbnails, previews, catalog reads: one core is left to the GUI thread. On 2 cores, with two
-# of these threads the worst stall scrolling 100,000 photos (scripts/bench_gui.py --browse) was
-# 59-81 ms in 6 runs, with one 38-43 ms in 4, back to back: three busy threads on two cores
-# left the GUI thread waiting for a core.
-SHORT_CALL_THREADS = max(1, (os.cpu_count() or 2) - 1)
+SHORT_CALL_THREADS = 2  # catalog reads, previews, exports: mostly waiting on the disk
+# Thumbnails leave one core to the GUI thread. On 2 cores, with two thumbnail threads the worst
+# stall scrolling 100,000 photos (scripts/bench_gui.py --browse) was 59-81 ms in 6 runs, with
+# one 38-43 ms in 4, back to back: three busy threads on two cores left the GUI thread waiting
+# for a core. A pool of their own: a long call (an export copying photos, a page of records
+# read while thumbnails queue) never waits for the other kind.
+THUMBNAIL_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
 
 class LibrarySession(QObject):
@@ -76,6 +78,8 @@ class LibrarySession(QObject):
         self._closed = False
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(SHORT_CALL_THREADS)
+        self.thumbnail_pool = QThreadPool(self)
+        self.thumbnail_pool.setMaxThreadCount(THUMBNAIL_THREADS)
 
         self._engine_thread, self._engine = self._start_thread("photosearch-engine", EngineWorker())
         self._index_thread, self._indexer = self._start_thread("photosearch-indexer", IndexWorker())
@@ -121,6 +125,10 @@ class LibrarySession(QObject):
         it lives as long as the session."""
         return BackgroundCalls(self.pool, self)
 
+    def thumbnail_calls(self) -> BackgroundCalls:
+        """:meth:`calls` on the thumbnails' own pool."""
+        return BackgroundCalls(self.thumbnail_pool, self)
+
     @property
     def indexing(self) -> bool:
         return self._job is not None
@@ -154,7 +162,7 @@ class LibrarySession(QObject):
         self._duplicates.cancel()
 
     def close(self, timeout_s: float = 20.0) -> bool:
-        """Stop indexing, every thread and the pool, then close the catalog. Returns False if a
+        """Stop indexing, every thread and the pools, then close the catalog. Returns False if a
         thread was still busy after ``timeout_s`` (a model download cannot be interrupted)."""
         if self._closed:
             return True
@@ -168,8 +176,9 @@ class LibrarySession(QObject):
         for thread in (self._index_thread, self._dup_thread, self._engine_thread):
             thread.quit()
             finished = thread.wait(deadline) and finished
-        self.pool.clear()
-        finished = self.pool.waitForDone(max(0, int(deadline.remainingTime()))) and finished
+        for pool in (self.pool, self.thumbnail_pool):
+            pool.clear()
+            finished = pool.waitForDone(max(0, int(deadline.remainingTime()))) and finished
         log.info("background work stopped in %.2f s (clean: %s)", time.perf_counter() - started, finished)
         if finished and self.library is not None:
             self.library.close()

@@ -34,7 +34,7 @@ MEMORY_CACHE_ITEMS = 600  # ~45 MB of 160 px thumbnails: a dozen screens; the di
 DISK_CACHE_MAX_BYTES = 1 << 30  # per library: ~70,000 thumbnails of 160 px
 DISK_CACHE_TRIM_TO = 0.8  # of the maximum, so that trimming is rare
 STALE_PART_SECONDS = 3600  # a half-written file this old was left by a crash
-THUMBNAIL_PRIORITY = -(1 << 30)  # the first thumbnail's on the session's pool (ThumbnailCache)
+TRIM_PRIORITY = -(1 << 30)  # the disk cache's trim waits for every other call on its pool
 
 
 @dataclass(frozen=True)
@@ -158,20 +158,22 @@ class ThumbnailCache(QObject):
         self._pixmaps: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._pending: set[tuple[str, int]] = set()
         self._failed: set[tuple[str, int]] = set()
-        # Below every other call on the pool (priority 0: a page of records, a preview), which
-        # then never waits behind a screen of queued thumbnails; newer ones higher.
-        self._priority = THUMBNAIL_PRIORITY
+        self._priority = 0  # of the last request: newer ones go first
         self._requests = 0  # request() calls: a later one supersedes the deferred part of earlier ones
         # Paths still wanted (None: all): a request for another path is dropped when its turn
         # comes, so a fast scroll through a big library does not leave a backlog behind it.
         self._wanted: frozenset[str] | None = None
 
-    def attach(self, calls: BackgroundCalls, cache_dir: Path, library: LibraryPlace | None = None) -> None:
-        """Make thumbnails with ``calls`` into the disk cache, trimmed in the background if it
-        grew too big; ``library``'s photos are keyed by their place in it."""
+    def attach(
+        self, calls: BackgroundCalls, cache_dir: Path, library: LibraryPlace | None = None,
+        housekeeping: BackgroundCalls | None = None,
+    ) -> None:
+        """Make thumbnails with ``calls`` into the disk cache, trimmed in the background (with
+        ``housekeeping``, else ``calls``) if it grew too big; ``library``'s photos are keyed by
+        their place in it."""
         self.detach()
         self._calls, self.cache_dir, self.library = calls, cache_dir, library
-        calls.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=THUMBNAIL_PRIORITY - 1)
+        (housekeeping or calls).submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=TRIM_PRIORITY)
 
     def detach(self) -> None:
         """The library closed: forget its thumbnails and stop making them."""

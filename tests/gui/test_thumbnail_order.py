@@ -51,8 +51,6 @@ def test_the_screen_comes_first_then_the_margin_nearest_first(qtbot, tmp_path: P
     assert _rows(calls.asked) == [40, 41, 42, 43, 44]  # the margin waits for the event loop
     qtbot.waitUntil(lambda: len(calls.asked) == 15)
     assert _rows(calls.asked) == [40, 41, 42, 43, 44, 45, 39, 46, 38, 47, 37, 48, 36, 49, 35]
-    # Any other call on the pool (a page of records, a preview: priority 0) goes before them.
-    assert all(priority < 0 for priority, _ in calls.asked)
 
 
 def test_a_newer_screen_supersedes_the_margin_not_asked_yet(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
