@@ -2,8 +2,8 @@
 
 The session owns all of the window's background work for a library: three worker threads
 (queries and the model, indexing, duplicates), one thread pool for short calls (catalog
-reads, previews, exports) and one for thumbnails. Widgets never start a thread: they ask the session, and the
-answers come back as signals on the GUI thread. Queries and duplicate searches follow one rule,
+reads, previews, exports) and one for thumbnails. Widgets never start a thread: they ask the
+session, and the answers come back as signals on the GUI thread. Queries and duplicate searches follow one rule,
 :class:`~.latest.LatestOnly`: a newer request cancels the older one and late answers are
 dropped. Closing the session stops everything and then closes the catalog.
 """

@@ -165,15 +165,14 @@ class ThumbnailCache(QObject):
         self._wanted: frozenset[str] | None = None
 
     def attach(
-        self, calls: BackgroundCalls, cache_dir: Path, library: LibraryPlace | None = None,
-        housekeeping: BackgroundCalls | None = None,
+        self, calls: BackgroundCalls, cache_dir: Path, library: LibraryPlace | None, housekeeping: BackgroundCalls
     ) -> None:
-        """Make thumbnails with ``calls`` into the disk cache, trimmed in the background (with
-        ``housekeeping``, else ``calls``) if it grew too big; ``library``'s photos are keyed by
-        their place in it."""
+        """Make thumbnails with ``calls`` into the disk cache, trimmed with ``housekeeping`` (off
+        the thumbnails' pool) if it grew too big; ``library``'s photos are keyed by their place
+        in it."""
         self.detach()
         self._calls, self.cache_dir, self.library = calls, cache_dir, library
-        (housekeeping or calls).submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=TRIM_PRIORITY)
+        housekeeping.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=TRIM_PRIORITY)
 
     def detach(self) -> None:
         """The library closed: forget its thumbnails and stop making them."""
