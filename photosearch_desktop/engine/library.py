@@ -87,6 +87,7 @@ __all__ = [
 # The stages a library needs to open and search; imported by preload().
 _HEAVY_MODULES = (
     "numpy",
+    "numpy.ma",  # np.unique imports it on its first call (~50 ms)
     "faiss",
     ".store.catalog",
     ".store.index_cache",
@@ -102,6 +103,9 @@ def preload() -> None:
     """Import what opening and searching a library needs (numpy, faiss, the catalog)."""
     for name in _HEAVY_MODULES:
         importlib.import_module(name, __package__)
+    from .system.blas import find_blas
+
+    find_blas()
 
 
 def start_model_process_early() -> None:

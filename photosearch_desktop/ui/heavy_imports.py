@@ -57,7 +57,7 @@ def load_engine_modules() -> None:
     from ..engine import library
 
     with _lock:
-        if _loaded:
+        if _loaded.is_set():
             return
         started = time.perf_counter()
         _preload_native_libraries()

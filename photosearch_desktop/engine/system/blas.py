@@ -22,15 +22,24 @@ _depth = 0
 _limiter: Any = None
 
 
+def find_blas() -> None:
+    """Find numpy's BLAS now: threadpoolctl looks through every loaded library (~30 ms), which
+    would otherwise fall on the first collapsed search. Call it once numpy is imported."""
+    global _controller
+    with _lock:
+        if _controller is None:
+            _controller = ThreadpoolController()
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """numpy's BLAS on one thread while inside (re-entrant and thread-safe: the first caller in
     sets it, the last one out restores it; other threads' products meanwhile run on one too)."""
-    global _controller, _depth, _limiter
+    global _depth, _limiter
+    find_blas()
     with _lock:
         if _depth == 0:
-            if _controller is None:
-                _controller = ThreadpoolController()
+            assert _controller is not None
             _limiter = _controller.limit(limits=1, user_api="blas")
         _depth += 1
     try:
