@@ -101,15 +101,31 @@ def loading_quietly() -> Iterator[None]:
         yield
 
 
+_gil_lock = threading.Lock()
+_gil_users = 0
+_gil_previous = 0.0
+
+
 @contextmanager
 def responsive_gil() -> Iterator[None]:
-    """Hand the GIL to a waiting thread (the GUI's) after 1 ms instead of 5 for a while."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, LOADING_SWITCH_INTERVAL_S))
+    """Hand the GIL to a waiting thread (the GUI's) after 1 ms instead of 5 for a while: while
+    modules load, and while a query runs (its small numpy and SQLite calls take the GIL back
+    and forth; the window's work after a library opens waited 43-74 ms for it, 27-44 ms with
+    this, scripts/bench_gui.py's first query). Threads may overlap: the first one in sets
+    the interval, the last one out restores it."""
+    global _gil_users, _gil_previous
+    with _gil_lock:
+        if _gil_users == 0:
+            _gil_previous = sys.getswitchinterval()
+            sys.setswitchinterval(min(_gil_previous, LOADING_SWITCH_INTERVAL_S))
+        _gil_users += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(previous)
+        with _gil_lock:
+            _gil_users -= 1
+            if _gil_users == 0:
+                sys.setswitchinterval(_gil_previous)
 
 
 @contextmanager

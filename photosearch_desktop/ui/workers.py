@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QImage
 
 from .errors import UserMessage, describe_error
-from .heavy_imports import load_engine_modules, loading_quietly
+from .heavy_imports import load_engine_modules, loading_quietly, responsive_gil
 from .imaging import load_for_display, pil_to_qimage, scaled_qimage
 from .jobs import DuplicatesRequest, IndexJob, IndexOutcome, LibraryInfo, OpenRequest, SearchRequest
 
@@ -142,7 +142,8 @@ class EngineWorker(QObject):
             return  # a newer query was asked for while this one waited
         started = time.perf_counter()
         try:
-            results = self._run(request)
+            with responsive_gil():  # the window's own work meanwhile waits less for the GIL
+                results = self._run(request)
         except Exception as exc:  # noqa: BLE001
             log.info("query %d failed: %s", request.ticket.seq, exc)
             if self._nothing_indexed_yet():

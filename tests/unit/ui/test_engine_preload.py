@@ -1,5 +1,6 @@
-"""The window imports the engine's modules once, in a worker, before the first library opens
-(ui/heavy_imports.load_engine_modules): the first search must not import them."""
+"""ui/heavy_imports: the window imports the engine's modules once, in a worker, before the first
+library opens (the first search must not import them), and spans of worker work that keep the
+GIL switch interval short nest across threads."""
 
 from __future__ import annotations
 
@@ -34,3 +35,15 @@ def test_preloading_imports_what_a_first_search_needs() -> None:
     from photosearch_desktop.engine.system import blas
 
     assert blas._controller is not None  # the libraries are found before the first search
+
+
+def test_overlapping_responsive_spans_restore_the_interval_the_last_one_out() -> None:
+    original = sys.getswitchinterval()
+    first, second = heavy_imports.responsive_gil(), heavy_imports.responsive_gil()
+    first.__enter__()
+    second.__enter__()  # another thread's span, begun inside the first one
+    assert sys.getswitchinterval() == heavy_imports.LOADING_SWITCH_INTERVAL_S
+    first.__exit__(None, None, None)  # the first one ends first: the other still needs it short
+    assert sys.getswitchinterval() == heavy_imports.LOADING_SWITCH_INTERVAL_S
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == original
