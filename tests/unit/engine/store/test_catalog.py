@@ -165,3 +165,20 @@ def test_records_read_at_once_equal_those_read_row_by_row(tmp_path: Path) -> Non
         assert at_once[photo_id] == catalog.photo_by_path(name)
     assert at_once[1].gps_lat == 48.858370123456789 and at_once[4].gps_lat == 0.1 + 0.2
     assert at_once[2].gps_lat is None and at_once[2].error == "cannot decode: 'bad'\nmarker\x01"
+
+
+def test_records_are_read_row_by_row_where_sqlite_has_no_json_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photosearch_desktop.engine.store import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "_json_reads", True)  # put back as it was after the test
+    catalog = Catalog(tmp_path / "c.sqlite")
+    with catalog.conn:
+        catalog.conn.execute("INSERT INTO photos(id, rel_path, folder, size, mtime_ns, status, gps_lat) "
+                             "VALUES (5, 'a/b.jpg', 'a', 1, 2, 'indexed', 1.25)")
+    expected = catalog.photos([5])
+    # As an SQLite built without JSON1 answers: "no such function".
+    monkeypatch.setattr(catalog_module, "_PHOTO_JSON", "no_such_function(id)")
+    assert catalog.photos([5]) == expected and catalog_module._json_reads is False
+    assert catalog.photos([5]) == expected  # and stays on rows from then on
