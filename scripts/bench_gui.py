@@ -111,7 +111,8 @@ app.exec()
 def _app_environment() -> dict[str, str]:
     """The environment of a launched window. Python writes the package's bytecode as it would on
     a person's machine: with PYTHONDONTWRITEBYTECODE set (as it was on the machine of earlier
-    figures), every launch compiled the app's own modules again: a first query at 1.56-1.58 s instead of 1.05-1.36 s."""
+    figures), every launch compiled the app's own modules again (a first query at 1.56-1.58 s
+    instead of 1.05-1.36 s)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env

@@ -137,8 +137,9 @@ _PHOTO_COLUMNS = (
 )
 # The same columns as one JSON array per photo, gathered into one value: see Catalog.photos.
 # quote() writes a REAL exactly (json_array keeps 15 digits) and NULL as the word NULL.
-_PHOTO_JSON = _PHOTO_COLUMNS.replace("gps_lat, gps_lon", "quote(gps_lat), quote(gps_lon)")
-_GPS_AT = (11, 12)
+_REAL_COLUMNS = frozenset({"gps_lat", "gps_lon"})
+_PHOTO_JSON = ", ".join(f"quote({c})" if c in _REAL_COLUMNS else c for c in _PHOTO_COLUMNS.split(", "))
+_REAL_AT = tuple(i for i, c in enumerate(_PHOTO_COLUMNS.split(", ")) if c in _REAL_COLUMNS)
 _json_reads = True  # False once this SQLite turns out to have no JSON functions
 
 # File names that are not valid UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF), which
@@ -696,7 +697,7 @@ class Catalog:
                     _json_reads = False
                 else:
                     for values in decoded:
-                        for k in _GPS_AT:
+                        for k in _REAL_AT:
                             values[k] = None if values[k] == "NULL" else float(values[k])
                     rows = decoded
             if rows is None:
