@@ -8,6 +8,7 @@ dataclasses: thread-safe, and picklable to cross the process boundary.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from PIL import Image
@@ -25,6 +26,34 @@ def _cover(size: tuple[int, int], side: int) -> tuple[tuple[int, int], tuple[flo
     nw, nh = max(side, round(w * scale)), max(side, round(h * scale))
     left, top = (nw - side) // 2, (nh - side) // 2
     return (nw, nh), (left / scale, top / scale, (left + side) / scale, (top + side) / scale)
+
+
+def _planes(image: Image.Image, table: np.ndarray) -> np.ndarray:
+    """An RGB picture as the model's input (3, h, w), each channel's grey levels looked up in
+    its row of ``table`` (3, 256), which holds what the float arithmetic gives for each level:
+    equal bit for bit, 0.5 ms instead of 2.4 ms at 256 px (per photo indexed)."""
+    levels = np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1))
+    out = np.empty(levels.shape, dtype=np.float32)
+    for c in range(3):
+        np.take(table[c], levels[c], out=out[c])
+    return out
+
+
+def _read_only(table: np.ndarray) -> np.ndarray:
+    table.setflags(write=False)  # shared by every photo of every thread
+    return table
+
+
+@cache
+def _clip_table(mean: tuple[float, float, float], std: tuple[float, float, float]) -> np.ndarray:
+    levels = np.arange(256, dtype=np.float32)[None, :] / 255.0
+    return _read_only((levels - np.asarray(mean, dtype=np.float32)[:, None]) / np.asarray(std, dtype=np.float32)[:, None])
+
+
+@cache
+def _efficientnet_table() -> np.ndarray:
+    # The TF checkpoint was trained on (x - 127) / 128 of 0..255 RGB pixels.
+    return _read_only(np.repeat((np.arange(256, dtype=np.float32)[None, :] - 127.0) / 128.0, 3, axis=0))
 
 
 @dataclass(frozen=True)
@@ -46,10 +75,7 @@ class ClipPreprocess:
             left, top = (nw - s) // 2, (nh - s) // 2
             im = _rgb(image).resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
             im = im.crop((left, top, left + s, top + s))
-        arr = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-        mean = np.asarray(self.mean, dtype=np.float32).reshape(3, 1, 1)
-        std = np.asarray(self.std, dtype=np.float32).reshape(3, 1, 1)
-        return (arr - mean) / std
+        return _planes(im, _clip_table(self.mean, self.std))
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,4 @@ class EfficientNetPreprocess:
         # reducing_gap pre-shrinks big images by whole factors first: on 12 MP photos 13 ms instead
         # of 49 ms for exact bicubic, 0.14 grey levels apart (BILINEAR with it: 10 ms, 0.8 levels).
         image = _rgb(image).resize((s, s), Image.Resampling.BICUBIC, box=centre, reducing_gap=3.0)
-        # The TF checkpoint was trained on (x - 127) / 128 of 0..255 RGB pixels.
-        arr = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
-        return np.ascontiguousarray((arr - 127.0) / 128.0, dtype=np.float32)
+        return _planes(image, _efficientnet_table())
