@@ -252,6 +252,7 @@ def embed_pending(
     window = batch_size * (streams + 1)  # enough decoded ahead to keep every stream fed
     job_iter = iter(jobs)
     ready: list[_Decoded] = []
+    waiting = len(jobs)  # photos not yet handed to a stream or skipped
 
     def refill() -> None:
         while len(decoding) < window:
@@ -283,10 +284,12 @@ def embed_pending(
                 if decoded.error is not None:
                     run.add_skipped(decoded)
                     run.maybe_commit()
+                    waiting -= 1
                 else:
                     ready.append(decoded)
-                if len(ready) >= batch_size:
+                if len(ready) >= _batch_now(batch_size, waiting, streams):
                     submit(ready)
+                    waiting -= len(ready)
                     ready = []
                 collect(block=len(encoding) > streams)
             if ready and not run.result.cancelled:
@@ -300,6 +303,14 @@ def embed_pending(
         decode_pool.shutdown(grace=0.0 if run.result.cancelled else min(options.decode_timeout, 5.0))
         model_pool.shutdown(wait=True, cancel_futures=True)
     return run.result
+
+
+def _batch_now(batch_size: int, waiting: int, streams: int) -> int:
+    """The size of the next batch with ``waiting`` photos left for ``streams`` streams: full
+    batches, then the last photos shared out so that the streams finish together (with whole
+    batches one stream runs a last batch alone: 10 new photos in batches of 4 on 2 streams
+    took 6 photos' time, shared out 5)."""
+    return max(1, min(batch_size, -(-waiting // streams)))
 
 
 # -- pixel signatures of photos indexed before they were kept -------------------------------------
