@@ -84,6 +84,13 @@ def test_clip_towers_export_once_and_give_torchs_vectors(tmp_path: Path, tiny_cl
     again = create_embedder(model, device="cpu", weights=weights, cache_dir=tmp_path, preparing=news.append)
     assert again.runtime == "onnx" and not news, "the graphs are exported once"
 
+    # An export by an earlier version recorded the torch model's batch size; it is still used
+    # as it is, with the batch size of this version.
+    (folder / MANIFEST).write_text(json.dumps({**manifest, "cpu_batch_size": 16}))
+    earlier = create_embedder(model, device="cpu", weights=weights, cache_dir=tmp_path, preparing=news.append)
+    assert earlier.runtime == "onnx" and not news
+    assert earlier.cpu_batch_size == torch_model.cpu_batch_size
+
 
 def test_search_and_index_do_not_import_torch_once_the_graphs_are_cached(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
     _name, weights, config = tiny_clip

@@ -97,9 +97,6 @@ class EfficientNetLite2Embedder(Embedder):
     dim = 1280
     supports_text = False
     input_size = _INPUT_SIZE
-    # Depthwise convolutions are memory-bound: one core takes 52 ms/photo at batch 4 and
-    # 107 ms/photo at batch 32 (activations outgrow the cache).
-    cpu_batch_size = 4
     preprocessor = EfficientNetPreprocess(_INPUT_SIZE)
 
     def __init__(self, device: str = "cpu", weights_file: Path | None = None) -> None:

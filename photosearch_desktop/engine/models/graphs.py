@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ class GraphSet:
     identity: str
     dim: int
     input_size: int
-    cpu_batch_size: int
     preprocess: dict[str, Any]  # {"kind": "clip", "size", "mean", "std"} or {"kind": "efficientnet", "size"}
     text: dict[str, Any] | None  # {"context_length", "clean", "vocab"} for CLIP, None for photo-only models
     export_seconds: float
@@ -138,8 +137,10 @@ def read_graphs(folder: Path) -> GraphSet | None:
     data = _read_json(folder / MANIFEST)
     if not isinstance(data, dict):
         return None
+    known = {f.name for f in fields(GraphSet)}
     try:
-        graphs = GraphSet(**{**data, "folder": folder})
+        # Keys this version no longer reads (the batch size earlier exports recorded) are left.
+        graphs = GraphSet(**{**{k: v for k, v in data.items() if k in known}, "folder": folder})
     except TypeError:
         return None  # written by another format
     towers = [IMAGE_GRAPH] + ([TEXT_GRAPH] if graphs.text else [])

@@ -74,7 +74,6 @@ class OnnxEmbedder(Embedder):
         self.dim = graphs.dim
         self.input_size = graphs.input_size
         self.supports_text = graphs.supports_text
-        self.cpu_batch_size = graphs.cpu_batch_size
         self.device = "cpu"
         self.preprocessor = preprocessor_of(graphs)
         self._sessions: dict[str, tuple[int, onnxruntime.InferenceSession]] = {}  # graph: (threads, session)

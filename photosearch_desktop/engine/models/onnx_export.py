@@ -235,7 +235,7 @@ def _export_checked(
         raise ExportRefused(f"its preprocessing ({type(pre).__name__}) is not known to the ONNX path")
     return GraphSet(
         name=embedder.name, identity=embedder.identity, dim=embedder.dim, input_size=embedder.input_size,
-        cpu_batch_size=embedder.cpu_batch_size, preprocess=preprocess, text=text,
+        preprocess=preprocess, text=text,
         export_seconds=round(time.perf_counter() - started, 2), min_cosine_image=image_cos,
         min_cosine_text=text_cos, versions=runtime_versions(),
     )
