@@ -35,6 +35,11 @@ DISK_CACHE_MAX_BYTES = 1 << 30  # per library: ~70,000 thumbnails of 160 px
 DISK_CACHE_TRIM_TO = 0.8  # of the maximum, so that trimming is rare
 STALE_PART_SECONDS = 3600  # a half-written file this old was left by a crash
 TRIM_PRIORITY = -(1 << 30)  # the disk cache's trim waits for every other call on its pool
+# The trim lists every cached file (a directory listing per key prefix, a stat per file), so
+# it waits this long after a library opens: the first screen, the first query and the index
+# run come first. Started at once, it was the one other thread running Python in the
+# slowest moment of a launch (sampled right after the library opened, 75 thumbnails cached).
+TRIM_DELAY_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,10 @@ class ThumbnailCache(QObject):
         self._pixmaps: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()
         self._pending: set[tuple[str, int]] = set()
         self._failed: set[tuple[str, int]] = set()
+        self._housekeeping: BackgroundCalls | None = None
+        self._trim = QTimer(self)
+        self._trim.setSingleShot(True)
+        self._trim.timeout.connect(self._start_trim)
         self._priority = 0  # of the last request: newer ones go first
         self._requests = 0  # request() calls: a later one supersedes the deferred part of earlier ones
         # Paths still wanted (None: all): a request for another path is dropped when its turn
@@ -168,16 +177,23 @@ class ThumbnailCache(QObject):
         self, calls: BackgroundCalls, cache_dir: Path, library: LibraryPlace | None, housekeeping: BackgroundCalls
     ) -> None:
         """Make thumbnails with ``calls`` into the disk cache, trimmed with ``housekeeping`` (off
-        the thumbnails' pool) if it grew too big; ``library``'s photos are keyed by their place
-        in it."""
+        the thumbnails' pool) TRIM_DELAY_MS later if it grew too big; ``library``'s photos are
+        keyed by their place in it."""
         self.detach()
         self._calls, self.cache_dir, self.library = calls, cache_dir, library
-        housekeeping.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=TRIM_PRIORITY)
+        self._housekeeping = housekeeping
+        self._trim.start(TRIM_DELAY_MS)
 
     def detach(self) -> None:
         """The library closed: forget its thumbnails and stop making them."""
         self.forget()
-        self._calls, self.cache_dir, self.library = None, None, None
+        self._trim.stop()
+        self._calls, self.cache_dir, self.library, self._housekeeping = None, None, None, None
+
+    def _start_trim(self) -> None:
+        cache_dir, housekeeping = self.cache_dir, self._housekeeping
+        if cache_dir is not None and housekeeping is not None:
+            housekeeping.submit(lambda: trim_disk_cache(cache_dir), lambda _: None, priority=TRIM_PRIORITY)
 
     def pixmap(self, path: str, side: int) -> QPixmap | None:
         """The thumbnail if it is ready; otherwise asks for it and returns None."""

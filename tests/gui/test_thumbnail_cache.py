@@ -10,9 +10,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from libgen import write_photo  # noqa: E402
 
+from photosearch_desktop.ui import thumbnails  # noqa: E402
 from photosearch_desktop.ui.thumbnails import (  # noqa: E402
     DISK_CACHE_TRIM_TO,
     STALE_PART_SECONDS,
+    ThumbnailCache,
     make_thumbnail,
     trim_disk_cache,
 )
@@ -54,3 +56,33 @@ def test_a_cache_hit_counts_as_a_use(tmp_path: Path) -> None:
     image = make_thumbnail(photo, 64, cache)
     assert not image.isNull() and cached.stat().st_mtime > time.time() - 60
     assert trim_disk_cache(cache, max_bytes=cached.stat().st_size) == 0  # at the limit: kept
+
+
+class _Housekeeping:
+    """Stands in for the session's pool: records what is submitted."""
+
+    def __init__(self) -> None:
+        self.submitted: list[object] = []
+
+    def submit(self, fn: object, on_done: object, on_failed: object = None, priority: int = 0) -> int:
+        self.submitted.append(fn)
+        return len(self.submitted)
+
+    def cancel_all(self) -> None:
+        pass
+
+
+def test_the_disk_cache_is_trimmed_a_while_after_a_library_opens_not_at_once(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(thumbnails, "TRIM_DELAY_MS", 50)
+    cache, housekeeping = ThumbnailCache(), _Housekeeping()
+    cache.attach(_Housekeeping(), tmp_path, None, housekeeping=housekeeping)  # type: ignore[arg-type]
+    assert housekeeping.submitted == []  # the first screen and query go first
+    qtbot.waitUntil(lambda: len(housekeeping.submitted) == 1, timeout=2000)
+
+    closed = _Housekeeping()
+    cache.attach(_Housekeeping(), tmp_path, None, housekeeping=closed)  # type: ignore[arg-type]
+    cache.detach()  # closed before its trim was due: nothing runs for it
+    qtbot.wait(200)
+    assert closed.submitted == [] and len(housekeeping.submitted) == 1
