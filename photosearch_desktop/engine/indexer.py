@@ -76,7 +76,7 @@ class Indexer:
             if not changes.empty or scan.problems or catalog.has_scan_problems():
                 catalog.apply_changes(
                     changes.new, changes.modified, changes.moved, changes.deleted, scan.problems, changes.retried,
-                    offline=changes.offline, online=changes.returned,
+                    offline=changes.offline, online=changes.returned, touched=changes.touched,
                 )
             if (gone or changes.returned) and same_model and index is not None:
                 index.remove(gone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -145,6 +146,23 @@ def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     assert "2020/home_02.jpg" not in rels(found)
     assert rels(library.search_pil(picture(901), k=1)) == ["2021/new_b.jpg"]
     assert rels(library.search_pil(picture(902), k=1)) == ["2019/Home/home_00.jpg"]
+    assert catalog_of(library).consistency_problems() == []
+
+
+def test_photos_whose_times_alone_changed_are_not_embedded_again(library: Library) -> None:
+    """The library copied to another drive without its times (or restored from a backup):
+    every photo looks changed by its time, none is. Nothing is embedded, search never stops."""
+    query = catalog_of(library).photo_by_path("2019/Trips/trip_05.jpg").id
+    before = [(r.photo.id, r.score) for r in library.search_photo(query, k=10)]
+    counter = Counter(library)
+    for n, path in enumerate(sorted(p for p in library.root.rglob("*") if p.is_file())):
+        os.utime(path, ns=(10**18 + n, 10**18 + n))
+
+    report = library.index()
+    assert (counter.photos, report.modified, report.embedded) == (0, 0, 0)
+    assert report.unchanged == len(LAYOUT) + 2
+    assert [(r.photo.id, r.score) for r in library.search_photo(query, k=10)] == before
+    assert library.index().unchanged == len(LAYOUT) + 2 and counter.photos == 0
     assert catalog_of(library).consistency_problems() == []
 
 

@@ -26,6 +26,10 @@ class Changes:
     new: list[tuple[str, int, int, str | None]] = field(default_factory=list)  # rel, size, mtime, fp
     modified: list[tuple[int, int, int, str | None]] = field(default_factory=list)  # id, size, mtime, fp
     moved: list[tuple[int, str, int]] = field(default_factory=list)  # id, new rel, mtime
+    # id, mtime: only the time changed (same size and fingerprint), as when a library is copied
+    # without its times or a FAT drive crosses a daylight-saving change: the vector stays, and
+    # so does a date taken from the file's time (a copy's time is when it was copied)
+    touched: list[tuple[int, int]] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)  # unchanged, skipped for a reason that may pass
     unchanged: int = 0
@@ -37,7 +41,8 @@ class Changes:
     @property
     def empty(self) -> bool:
         return not (
-            self.new or self.modified or self.moved or self.deleted or self.retried or self.offline or self.returned
+            self.new or self.modified or self.moved or self.touched or self.deleted or self.retried or self.offline
+            or self.returned
         )
 
 
@@ -62,8 +67,10 @@ def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) ->
 
     A file that disappeared from one path and appeared at another with the same size and
     fingerprint was moved or renamed: it keeps its row and vector, nothing is re-embedded.
-    Fingerprints are computed here only for new files whose size matches a vanished one; the
-    rest get theirs in the decode threads, which read the file anyway.
+    Likewise a file whose time alone changed (same size and fingerprint) is only touched.
+    Fingerprints are computed here only for new files whose size matches a vanished one and
+    for files of the same size with another time; the rest get theirs in the decode threads,
+    which read the file anyway.
 
     A file is gone only if the folder that held it was read to the end: under a folder the
     scan could not read (``scan.unread``) it stays as it was. Whether the photos that are gone
@@ -89,13 +96,15 @@ def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) ->
         if seen is None:
             _new_or_moved(root, rel, st, gone_by_size, changes)
         elif seen.size != st.size or seen.mtime_ns != st.mtime_ns:
-            changes.modified.append((seen.id, st.size, st.mtime_ns, None))
+            if seen.size == st.size and seen.fingerprint and _fingerprint_of(root, rel) == seen.fingerprint:
+                changes.touched.append((seen.id, st.mtime_ns))
+                _unchanged(seen, changes)
+            else:
+                changes.modified.append((seen.id, st.size, st.mtime_ns, None))
         elif seen.offline:
             coming_back.append((rel, seen))
         else:
-            changes.unchanged += 1
-            if seen.status == "skipped" and (seen.error or "").startswith(RETRY_REASONS):
-                changes.retried.append(seen.id)
+            _unchanged(seen, changes)
     _confirm_returns(root, coming_back, scan.files, changes)
     moved_ids = {m[0] for m in changes.moved}
     for k in gone.values():
@@ -107,6 +116,16 @@ def detect_changes(root: Path, scan: ScanResult, known: dict[str, KnownFile]) ->
         else:
             changes.deleted.append(k.id)
     return changes
+
+
+def _unchanged(seen: KnownFile, changes: Changes) -> None:
+    """A known file whose contents are as they were: an offline one is back."""
+    if seen.offline:
+        changes.returned.append(seen.id)
+    else:
+        changes.unchanged += 1
+    if seen.status == "skipped" and (seen.error or "").startswith(RETRY_REASONS):
+        changes.retried.append(seen.id)
 
 
 def _confirm_returns(

@@ -481,14 +481,15 @@ class Catalog:
         retried: Sequence[int] = (),
         offline: Sequence[int] = (),
         online: Sequence[int] = (),
+        touched: Sequence[tuple[int, int]] = (),
     ) -> None:
         """Record one scan's findings in one transaction.
 
         ``new``: (rel_path, size, mtime_ns, fingerprint); ``modified``: (id, size, mtime_ns,
         fingerprint); ``moved``: (id, new rel_path, mtime_ns); ``deleted``: ids; ``retried``:
         ids of skipped photos to try again; ``offline``: ids of photos kept while their files
-        cannot be reached; ``online``: ids of offline photos found again. Modified and moved
-        photos are online.
+        cannot be reached; ``online``: ids of offline photos found again; ``touched``: (id,
+        mtime_ns) of photos whose time alone changed. Modified and moved photos are online.
         """
         with self.transaction() as tx:
             tx.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in deleted])
@@ -503,6 +504,7 @@ class Catalog:
                 "offline = 0 WHERE id = ?",
                 [(s, m, f, i) for i, s, m, f in modified],
             )
+            tx.executemany("UPDATE photos SET mtime_ns = ? WHERE id = ?", [(m, i) for i, m in touched])
             tx.executemany("UPDATE photos SET offline = 1 WHERE id = ?", [(i,) for i in offline])
             tx.executemany("UPDATE photos SET offline = 0 WHERE id = ?", [(i,) for i in online])
             tx.executemany("UPDATE photos SET status = 'pending', error = NULL WHERE id = ?", [(i,) for i in retried])

@@ -73,3 +73,42 @@ def test_case_only_rename_is_a_move(tmp_path: Path) -> None:
     catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, [])
     known = catalog.known_files()
     assert sorted(known) == ["Other.jpg", "photo.jpg"] and known["photo.jpg"].id == photo_id
+
+
+def test_a_file_whose_time_alone_changed_is_touched_not_embedded_again(tmp_path: Path) -> None:
+    """Copying a library without its times, a restore from backup, a FAT drive across a
+    daylight-saving change: every time differs, no photo does. The vectors stay."""
+    root = tmp_path / "lib"
+    for i in range(3):
+        write_photo(root / f"p{i}.jpg", seed=i)
+    catalog = _catalog_with(tmp_path, root)
+    ids = {rel: k.id for rel, k in catalog.known_files().items()}
+    os.utime(root / "p0.jpg", ns=(10**18, 10**18))  # the time alone
+    data = bytearray((root / "p1.jpg").read_bytes())
+    data[100] ^= 0xFF  # the same size, other contents (in the head, as an edit of the metadata is)
+    (root / "p1.jpg").write_bytes(bytes(data))
+    os.utime(root / "p1.jpg", ns=(10**18, 10**18))
+
+    changes = detect_changes(root, scan_library(root), catalog.known_files())
+    assert changes.touched == [(ids["p0.jpg"], 10**18)]
+    assert [m[0] for m in changes.modified] == [ids["p1.jpg"]]
+    assert changes.unchanged == 2 and not changes.new and not changes.deleted
+
+    catalog.apply_changes(changes.new, changes.modified, changes.moved, changes.deleted, [], touched=changes.touched)
+    assert catalog.known_files()["p0.jpg"].mtime_ns == 10**18
+    again = detect_changes(root, scan_library(root), catalog.known_files())
+    assert again.empty, "recorded: the next scan reads nothing again"
+
+
+def test_an_offline_photo_back_with_another_time_comes_back_as_it_was(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    for i in range(2):
+        write_photo(root / f"p{i}.jpg", seed=i)
+    catalog = _catalog_with(tmp_path, root)
+    photo_id = catalog.known_files()["p0.jpg"].id
+    catalog.apply_changes([], [], [], [], [], offline=[photo_id])
+    os.utime(root / "p0.jpg", ns=(10**18, 10**18))  # the drive came back with shifted times
+
+    changes = detect_changes(root, scan_library(root), catalog.known_files())
+    assert changes.returned == [photo_id] and changes.touched == [(photo_id, 10**18)]
+    assert not changes.modified and changes.unchanged == 1
