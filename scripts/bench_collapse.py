@@ -5,7 +5,9 @@
 The library (files, catalog, index) is the one `bench_dupes.py speed --photos N` generated and
 indexed with the tiny random-weight CLIP, cached under $TMPDIR/photosearch-bench; make it with
 that first. Every query is a stored photo's vector (50 photos, the same as `bench_dupes.py
-speed`), one warm-up search each way, then the median and 95th percentile of each. `digest`
+speed`), one warm-up search each way, then each query plain and collapsed one after the
+other: the median and 95th percentile of each, and of each query's extra time collapsed
+(`paired_extra_*`: what folding adds to the same query, free of the machine's drift). `digest`
 is a hash of every collapsed result list (the kept photos and what folds under each): two
 versions of the code that fold alike print the same digest.
 """
@@ -49,18 +51,26 @@ def main() -> None:
     digest = hashlib.sha256()
     for k in (5, 60):
         row: dict[str, object] = {"photos": len(ids), "k": k}
-        for name, filters in (("plain", SearchFilters()), ("collapsed", SearchFilters(collapse_duplicates=True))):
+        modes = (("plain", SearchFilters()), ("collapsed", SearchFilters(collapse_duplicates=True)))
+        times: dict[str, list[float]] = {name: [] for name, _ in modes}
+        for _, filters in modes:
             lib.search_vector(queries[0], k, filters)  # warm
-            times = []
-            for q in queries:
+        # Each query both ways, one after the other: the machine's speed drifts over a run,
+        # and a pair of searches a few milliseconds apart sees the same speed.
+        for q in queries:
+            for name, filters in modes:
                 t = time.perf_counter()
                 results = lib.search_vector(q, k, filters)
-                times.append((time.perf_counter() - t) * 1000)
+                times[name].append((time.perf_counter() - t) * 1000)
                 if name == "collapsed":
                     digest.update(repr([(r.photo.id, [f.photo.id for f in r.folded]) for r in results]).encode())
-            row[f"{name}_median_ms"] = round(float(np.median(times)), 2)
-            row[f"{name}_p95_ms"] = round(float(np.percentile(times, 95)), 2)
+        for name, _ in modes:
+            row[f"{name}_median_ms"] = round(float(np.median(times[name])), 2)
+            row[f"{name}_p95_ms"] = round(float(np.percentile(times[name], 95)), 2)
         row["collapsed_minus_plain_ms"] = round(float(row["collapsed_median_ms"]) - float(row["plain_median_ms"]), 2)  # type: ignore[arg-type]
+        extra = np.subtract(times["collapsed"], times["plain"])
+        row["paired_extra_median_ms"] = round(float(np.median(extra)), 2)
+        row["paired_extra_p95_ms"] = round(float(np.percentile(extra, 95)), 2)
         rows.append(row)
     lib.close()
     benchutil.report("search latency, plain vs collapsed", rows, {"queries": len(queries), "digest": digest.hexdigest()[:16],
