@@ -35,6 +35,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..system.lock import files_locked
 from ..system.private_files import write_atomic
 
 log = logging.getLogger(__name__)
@@ -289,20 +290,27 @@ class VectorIndex:
         return _checksum(*arrays)
 
     def save(self, path: Path, stamp: IndexStamp) -> None:
-        """Write atomically: a crash mid-write leaves the old files, which their stamp rejects."""
+        """Write atomically: a crash mid-write leaves the old files, which their stamp rejects.
+        Another process saving or loading the same cache waits (:func:`files_locked`)."""
         with self._lock:
             stamp = replace(stamp, count=len(self), checksum=self._fingerprint())
             meta = {**asdict(stamp), "ann_trained_at": self._ann_trained_at}
-            write_atomic(path, lambda tmp: faiss.write_index(self._store, str(tmp)))
-            if self._ann is not None:
-                write_atomic(_ann_path(path), lambda tmp: faiss.write_index(self._ann, str(tmp)))
-            else:
-                _ann_path(path).unlink(missing_ok=True)
-        write_atomic(_stamp_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
+            with files_locked(_lock_path(path)):
+                write_atomic(path, lambda tmp: faiss.write_index(self._store, str(tmp)))
+                if self._ann is not None:
+                    write_atomic(_ann_path(path), lambda tmp: faiss.write_index(self._ann, str(tmp)))
+                else:
+                    _ann_path(path).unlink(missing_ok=True)
+                write_atomic(_stamp_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path, expected: IndexStamp, exact_vectors: ExactVectors | None = None) -> VectorIndex | None:
         """The cached index if it matches ``expected`` (generation, model, size), else None."""
+        with files_locked(_lock_path(path), shared=True):
+            return cls._load(path, expected, exact_vectors)
+
+    @classmethod
+    def _load(cls, path: Path, expected: IndexStamp, exact_vectors: ExactVectors | None) -> VectorIndex | None:
         try:
             meta = json.loads(_stamp_path(path).read_text())
             trained_at = int(meta.pop("ann_trained_at", 0))
@@ -341,3 +349,7 @@ def _stamp_path(path: Path) -> Path:
 
 def _ann_path(path: Path) -> Path:
     return path.with_suffix(".ivf")
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_suffix(".lock")

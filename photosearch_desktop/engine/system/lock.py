@@ -1,12 +1,18 @@
-"""One writer per library: a second indexer (another window, the CLI) is told it is busy."""
+"""One writer per library: a second indexer (another window, the CLI) is told it is busy; and
+files that several processes rewrite (the vector cache) read and written whole, one at a time."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+log = logging.getLogger(__name__)
 
 from ..errors import Action, LibraryBusy, hint
 from .private_files import open_private, private_dir
@@ -46,12 +52,46 @@ class WriterLock:
             self._fh = None
 
 
+@contextmanager
+def files_locked(lock_path: Path, shared: bool = False) -> Iterator[None]:
+    """Wait for, then hold, an advisory lock on ``lock_path`` (made owner-only) while inside:
+    ``shared`` for readers (several at once where the OS allows it: not on Windows, where a
+    reader waits for another reader too), exclusive for a writer. For a group of files that
+    other processes rewrite: a window's search and the command line's indexing both save the
+    vector cache (three files), and a save that ran between another's two files, or a read
+    that did, left a cache whose checksum failed (rebuilt from the catalog: seconds at 100k).
+    Where the lock file cannot be made (a read-only data folder) nobody writes: no lock."""
+    try:
+        fh = open_private(lock_path, "a+")
+    except OSError as exc:
+        log.debug("no lock %s: %s", lock_path, exc)
+        yield
+        return
+    try:
+        _wait_for_lock(fh, shared)
+        try:
+            yield
+        finally:
+            _unlock(fh)
+    finally:
+        fh.close()
+
+
 if sys.platform == "win32":
     import msvcrt
 
     def _lock(fh: IO[str]) -> None:
         fh.seek(0)
         msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _wait_for_lock(fh: IO[str], shared: bool) -> None:
+        while True:
+            fh.seek(0)
+            try:
+                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)  # tries for 10 s, then raises
+                return
+            except OSError:
+                continue
 
     def _unlock(fh: IO[str]) -> None:
         fh.seek(0)
@@ -62,6 +102,9 @@ else:
 
     def _lock(fh: IO[str]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _wait_for_lock(fh: IO[str], shared: bool) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
 
     def _unlock(fh: IO[str]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -3,6 +3,7 @@ stale or damaged caches (engine/store/vector_index.py)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import faiss
@@ -137,3 +138,38 @@ def test_approximate_layer_recall_filters_and_updates(tmp_path: Path, monkeypatc
     data[len(data) // 3] ^= 0x10
     ivf.write_bytes(bytes(data))
     assert vi.VectorIndex.load(path, stamp) is None
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows' file locks have no shared readers")
+def test_a_save_and_a_load_of_one_cache_wait_for_each_other(tmp_path: Path) -> None:
+    """Processes share the cache (a window searching, the command line indexing): a load never
+    reads a cache that a save is half way through, nor a save starts while a load reads. The
+    lock is the one another process would take (flock: one per open file, even in a process)."""
+    import threading
+
+    from photosearch_desktop.engine.system.lock import files_locked
+
+    rng = np.random.default_rng(3)
+    index = VectorIndex(8)
+    index.add(np.arange(20), _unit(rng, 20, 8))
+    path = tmp_path / "vectors.faiss"
+    stamp = IndexStamp(generation=1, identity="m", count=0, dim=8)
+    index.save(path, stamp)
+    lock = path.with_suffix(".lock")
+
+    loaded: list[VectorIndex | None] = []
+    with files_locked(lock):  # another process is saving
+        reader = threading.Thread(target=lambda: loaded.append(VectorIndex.load(path, stamp)))
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive() and not loaded  # waits for the save to end
+    reader.join(timeout=30)
+    assert loaded and loaded[0] is not None and len(loaded[0]) == 20
+
+    with files_locked(lock, shared=True), files_locked(lock, shared=True):  # two readers at once
+        writer = threading.Thread(target=lambda: index.save(path, stamp))
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive()  # the save waits for both to finish reading
+    writer.join(timeout=30)
+    assert not writer.is_alive() and VectorIndex.load(path, stamp) is not None
