@@ -10,9 +10,9 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    import open_clip
+    from lazy_clip_config import register_when_imported
 
-    open_clip.add_model_config(argv[0])
+    register_when_imported(argv[0])
     from photosearch_desktop.cli import main as cli_main
 
     return cli_main(argv[1:])

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str]) -> int:
-    import open_clip
+    from lazy_clip_config import register_when_imported
 
-    open_clip.add_model_config(argv[0])
+    register_when_imported(argv[0])
     from photosearch_desktop.engine import indexer
     from photosearch_desktop.engine.embed import pipeline
 

@@ -32,9 +32,9 @@ def run(*argv: str) -> tuple[int, str, str]:
 def main(argv: list[str]) -> None:
     data, root, weights, model, config = argv[:5]
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", data], check=True)
-    import open_clip
+    from lazy_clip_config import register_when_imported
 
-    open_clip.add_model_config(config)
+    register_when_imported(config)
     from libgen import write_photo
     from whitebox import catalog_of
 

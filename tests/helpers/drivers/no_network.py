@@ -28,9 +28,9 @@ def hook(event: str, args: tuple[Any, ...]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    import open_clip
+    from lazy_clip_config import register_when_imported
 
-    open_clip.add_model_config(argv[0])
+    register_when_imported(argv[0])
     from photosearch_desktop.cli import main as cli_main
 
     root, weights, model, query = argv[1:5]

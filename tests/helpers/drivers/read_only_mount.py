@@ -17,9 +17,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> None:
-    import open_clip
+    from lazy_clip_config import register_when_imported
 
-    open_clip.add_model_config(argv[0])
+    register_when_imported(argv[0])
     from photosearch_desktop.cli import main as cli_main
 
     root, weights, model, query = argv[1:5]

@@ -181,11 +181,11 @@ def test_hostile_library_end_to_end(
 
 
 @pytest.mark.slow
-def test_non_utf8_names_in_text_output(tmp_path: Path, tiny_clip) -> None:  # type: ignore[no-untyped-def]
+def test_non_utf8_names_in_text_output(tmp_path: Path, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "lib"
     write_photo(root / NON_UTF8_OK, seed=1)
     random_bytes(root / NON_UTF8_BAD)
-    data = tmp_path / "data"
+    data = data_dir
     assert run_cli(tiny_clip, data, "index", root, *model_args(tiny_clip), "-q")[0] == 0
     # A desktop's UTF-8 locale (en_US.UTF-8) gives stdout errors='strict'; PYTHONIOENCODING does the same.
     env = cli_env(data, PYTHONIOENCODING="utf-8")
