@@ -12,10 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-log = logging.getLogger(__name__)
-
 from ..errors import Action, LibraryBusy, hint
 from .private_files import open_private, private_dir
+
+log = logging.getLogger(__name__)
 
 
 class WriterLock:
@@ -68,7 +68,7 @@ def files_locked(lock_path: Path, shared: bool = False) -> Iterator[None]:
         yield
         return
     try:
-        _wait_for_lock(fh, shared)
+        _lock(fh, shared=shared, wait=True)
         try:
             yield
         finally:
@@ -80,18 +80,17 @@ def files_locked(lock_path: Path, shared: bool = False) -> Iterator[None]:
 if sys.platform == "win32":
     import msvcrt
 
-    def _lock(fh: IO[str]) -> None:
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _wait_for_lock(fh: IO[str], shared: bool) -> None:
+    def _lock(fh: IO[str], shared: bool = False, wait: bool = False) -> None:
+        """Exclusive only: Windows' byte-range locks have no shared kind."""
         while True:
             fh.seek(0)
             try:
-                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)  # tries for 10 s, then raises
+                # LK_LOCK tries for 10 s, then raises: waiting longer is trying again.
+                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
                 return
             except OSError:
-                continue
+                if not wait:
+                    raise
 
     def _unlock(fh: IO[str]) -> None:
         fh.seek(0)
@@ -100,11 +99,8 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-    def _lock(fh: IO[str]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _wait_for_lock(fh: IO[str], shared: bool) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    def _lock(fh: IO[str], shared: bool = False, wait: bool = False) -> None:
+        fcntl.flock(fh.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
 
     def _unlock(fh: IO[str]) -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
