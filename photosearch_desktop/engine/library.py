@@ -206,6 +206,7 @@ class Library:
         runtime: str | None = None,
         model_preparing: Callable[[Preparation], None] | None = None,
         redownload_weights: bool = False,
+        for_queries: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
         torch never holds its interpreter; the command line keeps it in-process).
@@ -213,7 +214,8 @@ class Library:
         models/runtime.py). ``model_preparing`` hears of the model's one-time preparation for
         this computer (its ONNX export, tens of seconds) as it starts and ends.
         ``redownload_weights``: download the model's weights anew when it loads (the person asked
-        for it, after the ones in the cache were refused)."""
+        for it, after the ones in the cache were refused). ``for_queries``: the model will embed
+        queries, not photos: it runs where it starts soonest (models/runtime.py)."""
         from .models.handle import ModelHandle
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
@@ -242,9 +244,10 @@ class Library:
         self.weights = Path(weights).expanduser() if weights else None
         self.device = device
         self.runtime = runtime
+        self.for_queries = for_queries
         self._model = ModelHandle(
             self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
-            redownload_weights,
+            redownload_weights, for_queries,
         )
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
@@ -549,9 +552,12 @@ class Library:
 
         loaded = self._model.loaded
         if loaded is not None:
-            return RuntimePlan(loaded.runtime, "running")
+            return RuntimePlan(loaded.runtime, "running", loaded.device)
         try:
-            return decide(self.spec, self.runtime, self.device, self.weights, self.dirs.models).plan
+            return decide(
+                self.spec, self.runtime, self.device, self.weights, self.dirs.models, confirm_gpu=False,
+                for_queries=self.for_queries,
+            ).plan
         except PhotoSearchError as exc:
             return RuntimePlan("none", exc.message)
 

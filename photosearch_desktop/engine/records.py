@@ -69,15 +69,27 @@ class Preparation:
 @dataclass(frozen=True)
 class RuntimePlan:
     """What will run the model's network, known without loading it: ``runtime`` is "onnx"
-    (ONNX Runtime, no torch) or "torch"; ``reason`` says why, in a few words."""
+    (ONNX Runtime, no torch) or "torch"; ``reason`` says why, in a few words; ``device`` is
+    where ("cpu", "cuda", "cuda:1", "mps")."""
 
     runtime: str
     reason: str
+    device: str = "cpu"
+
+    @property
+    def short(self) -> str:
+        """For a status bar: "ONNX Runtime", "torch", "torch on the GPU"; "" when nothing can
+        run the model."""
+        if self.runtime == "onnx":
+            return "ONNX Runtime"
+        if self.runtime == "torch":
+            return "torch" if self.device == "cpu" else "torch on the GPU"
+        return ""
 
     @property
     def words(self) -> str:
-        """For a person: "ONNX Runtime (ready)", "torch (asked for)"."""
-        return f"{'ONNX Runtime' if self.runtime == 'onnx' else self.runtime} ({self.reason})"
+        """For a person: "ONNX Runtime (ready)", "torch (asked for)", "torch on the GPU (cuda found)"."""
+        return f"{self.short or self.runtime} ({self.reason})"
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class LibraryInfo:
     pending: int
     skipped: int
     notices: tuple[str, ...] = ()  # told once, e.g. that a damaged catalog was replaced
-    runtime: str = ""  # what runs the model: "onnx" (ONNX Runtime) or "torch"
+    runtime: str = ""  # what runs the model, for the status bar: "ONNX Runtime", "torch", "torch on the GPU"
     capture_dates: tuple[date, date] | None = None  # the first and last camera dates
     offline: int = 0  # kept in the index while their files cannot be reached
     offline_folders: tuple[OfflineFolder, ...] = ()

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 WELCOME_PAGE, LIBRARY_PAGE = 0, 1
 LIBRARY_ACTIONS = ("update_index", "skipped_files", "find_duplicates", "open_image", "paste_image")
-RUNTIME_WORDS = {"onnx": "ONNX Runtime", "torch": "torch"}  # what runs the model, in the status bar
 OFFLINE_LINES_SHOWN = 6  # folders named in the offline notice; the rest are counted
 
 
@@ -305,9 +304,8 @@ class LibraryController(QObject):
             parts.append(f"{info.offline:,} offline")
         model = {"loading": f"loading {info.model_name}…", "failed": f"{info.model_name} unavailable"}
         parts.append(model.get(self._model_state, info.model_name))
-        runtime = self._runtime or info.runtime
-        if runtime in RUNTIME_WORDS:
-            parts.append(RUNTIME_WORDS[runtime])
+        if runtime := self._runtime or info.runtime:
+            parts.append(runtime)
         self.w.summary.setText(" · ".join(parts))
         skipped = self.w.commands["skipped_files"]
         skipped.setText(f"Skipped files ({info.skipped})" if info.skipped else "Skipped files")

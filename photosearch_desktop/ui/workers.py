@@ -56,7 +56,7 @@ def library_info(lib: Library) -> LibraryInfo:
         pending=counts["pending"],
         skipped=len(lib.skipped()),
         notices=tuple(lib.notices),
-        runtime=lib.runtime_plan().runtime,
+        runtime=lib.runtime_plan().short,
         capture_dates=(dates[0].date(), dates[1].date()) if (dates := lib.capture_date_range()) else None,
         offline=offline,
         offline_folders=tuple(lib.offline_folders()) if offline else (),

@@ -44,10 +44,17 @@ print(json.dumps({"code": code, "stdout": out.getvalue(),
 """
 
 
-def _cli(*args: str | Path) -> dict:
+# Run first: a computer with an NVIDIA driver and a CUDA build of torch (no GPU answers here).
+ON_A_GPU_COMPUTER = """
+import photosearch_desktop.engine.models.runtime as runtime
+runtime.gpu_possible = runtime._torch_gpu_build = lambda: True
+"""
+
+
+def _cli(*args: str | Path, before: str = "") -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
-        [sys.executable, "-c", CLI_DRIVER, *map(str, args)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", before + CLI_DRIVER, *map(str, args)], env=env, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -97,27 +104,36 @@ def test_search_and_index_do_not_import_torch_once_the_graphs_are_cached(tmp_pat
     root = make_library(tmp_path / "Pictures")
     data = tmp_path / "data"
     common = ["--model", f"clip:{config}", "--weights", weights, "--data-dir", data]
-    first = _cli("index", root, *common, "--json")
+    cpu = [*common, "--device", "cpu"]  # a GPU computer indexes on its GPU, with torch
+    first = _cli("index", root, *cpu, "--json")
     assert first["code"] == 0 and "Preparing the model for this computer" in first["stderr"]
     assert json.loads(first["stdout"])["embedded"] > 0
 
-    text = _cli("search", root, *common, "--text", "a red square", "-k", "3", "--json")
+    text = _cli("search", root, *cpu, "--text", "a red square", "-k", "3", "--json")
     query = tmp_path / "query.jpg"
     near_copy(picture(203)).save(query)
-    image = _cli("search", root, *common, "--image", query, "-k", "3", "--json")
+    image = _cli("search", root, *cpu, "--image", query, "-k", "3", "--json")
     for out in (text, image):
         assert out["code"] == 0 and out["imported"] == [], out["imported"]
         assert "Preparing" not in out["stderr"]
     assert json.loads(image["stdout"])[0]["path"] == "2019/Home/home_03.jpg"
 
     near_copy(picture(7)).save(root / "new.jpg")
-    more = _cli("index", root, *common, "--json")
+    more = _cli("index", root, *cpu, "--json")
     assert more["code"] == 0 and json.loads(more["stdout"])["embedded"] == 1 and more["imported"] == []
 
-    status = _cli("status", root, *common, "--json")
+    status = _cli("status", root, *cpu, "--json")
     assert json.loads(status["stdout"])["runtime"] == "onnx" and status["imported"] == []
     forced = _cli("status", root, *common, "--runtime", "torch")
     assert "Runtime:   torch (asked for)" in forced["stdout"]
+    # With a GPU driver, the status says torch will run the model there, without importing
+    # torch to ask (the window's status bar asks the same in the window's process).
+    gpu = _cli("status", root, *common, "--json", before=ON_A_GPU_COMPUTER)
+    said = json.loads(gpu["stdout"])
+    assert (said["runtime"], said["runtime_device"]) == ("torch", "cuda") and gpu["imported"] == []
+    # A search there runs the model on ONNX Runtime (a query starts sooner on the CPU).
+    gpu_search = _cli("search", root, *common, "--image", query, "-k", "3", "--json", before=ON_A_GPU_COMPUTER)
+    assert gpu_search["imported"] == [] and json.loads(gpu_search["stdout"])[0]["path"] == "2019/Home/home_03.jpg"
 
     # The same query with torch forced finds the same photos: one model identity, two runtimes.
     torch_text = _cli("search", root, *common, "--runtime", "torch", "--text", "a red square", "-k", "3", "--json")

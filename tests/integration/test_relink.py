@@ -144,7 +144,8 @@ def test_index_offers_the_moved_library_and_relink_uses_it(
     report = json.loads(out.out)
     assert (report["embedded"], report["added"], report["deleted"], report["offline"]) == (0, 0, 0, 0)
     assert report["totals"]["indexed"] == len(LAYOUT) and f"now belongs to {new}" in out.err
-    assert cli_search(new, model_args, query, capsys) == [(p, pytest.approx(s, abs=1e-5)) for p, s in before][:50]
+    # 1e-4: a GPU computer indexes on the GPU and searches on the CPU (scores moved by 2e-5 on an H200).
+    assert cli_search(new, model_args, query, capsys) == [(p, pytest.approx(s, abs=1e-4)) for p, s in before][:50]
 
 
 def test_relink_command_and_no_relink(

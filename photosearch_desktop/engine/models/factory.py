@@ -39,10 +39,11 @@ def create_embedder(
     runtime: str | None = None,
     preparing: PreparationCallback | None = None,
     force_download: bool = False,
+    for_queries: bool = False,
 ) -> Embedder:
     """Build the model. ``runtime``: "auto" (default), "onnx" or "torch"; ``preparing`` hears
     of a one-time export as it starts and ends; ``force_download``: fetch downloaded weights
-    anew (the person asked for it)."""
+    anew (the person asked for it); ``for_queries``: it embeds queries only (runtime.decide)."""
     spec = get_spec(name)
     if spec.kind != "clip" and weights is not None:
         raise ModelError(
@@ -50,7 +51,7 @@ def create_embedder(
             hint(Action.CHECK_INPUT),
         )
     cache = _cache(cache_dir)
-    decision = decide(spec, runtime, device, weights, cache)
+    decision = decide(spec, runtime, device, weights, cache, for_queries=for_queries)
     # A download the person asked for goes through torch (and the weights check) even with graphs cached.
     if decision.runtime == "onnx" and decision.folder is not None and not force_download:
         from .graphs import read_graphs

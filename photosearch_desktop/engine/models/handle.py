@@ -21,12 +21,13 @@ class ModelHandle:
     never holds its interpreter; the command line keeps it in-process). ``runtime``: "auto",
     "onnx" or "torch" (models/runtime.py); ``preparing`` hears of a one-time export.
     ``force_download``: the first load downloads the weights anew (the person asked for it),
-    later ones do not.
+    later ones do not. ``for_queries``: the model embeds queries only (models/runtime.py).
     """
 
     def __init__(
         self, name: str, device: str | None, weights: Path | None, cache_dir: Path, own_process: bool = False,
         runtime: str | None = None, preparing: PreparationCallback | None = None, force_download: bool = False,
+        for_queries: bool = False,
     ) -> None:
         self.name = name
         self.device = device
@@ -36,6 +37,7 @@ class ModelHandle:
         self.runtime = runtime
         self.preparing = preparing
         self.force_download = force_download
+        self.for_queries = for_queries
         self._embedder: Embedder | None = None
         self._lock = threading.Lock()
 
@@ -67,7 +69,7 @@ class ModelHandle:
 
         embedder = create_embedder(
             self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
-            preparing=self.preparing, force_download=self.force_download,
+            preparing=self.preparing, force_download=self.force_download, for_queries=self.for_queries,
         )
         release_free_memory()  # the loader's freed temporaries
         return embedder

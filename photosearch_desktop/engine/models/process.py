@@ -210,9 +210,9 @@ def _import_loaders() -> None:
     here is left for the load to report."""
     try:
         from . import factory  # noqa: F401
-        from .runtime import gpu_possible, onnxruntime_installed
+        from .runtime import gpu_expected, onnxruntime_installed
 
-        if onnxruntime_installed() and not gpu_possible():
+        if onnxruntime_installed() and not gpu_expected():
             import onnxruntime  # noqa: F401
 
             from . import onnx_embedder  # noqa: F401
