@@ -3,6 +3,9 @@
 throughput: the limit is computed from the same run's decode-only and model-only costs,
 measured single-threaded (CPU seconds of work per photo), spread over all cores:
     limit = cores / (decode_s + model_s)        [photos/s]
+On a GPU (--device cuda) the cores only decode and the GPU runs the model, so the limit is the
+slower of the two: min(cores / decode_s, 1 / model_s), model_s being the GPU's wall time per
+photo in the pipeline's batches of 64 (the copy to the GPU and back included).
 End to end is a real `Library.index()` on a fresh catalog (scan excluded, model load excluded).
 
 rescan: a library of N small generated files, indexed once (vectors written straight into the
@@ -13,6 +16,7 @@ as a user would, in a fresh process, timed wall to wall.
     python scripts/bench_index.py throughput --photos 12mp --count 40
     python scripts/bench_index.py throughput --photos small --count 300 --runtime torch   # ONNX Runtime is the default on a CPU
     python scripts/bench_index.py throughput --photos small --count 300 --model-process
+    python scripts/bench_index.py throughput --photos small --count 3000 --device cuda
     python scripts/bench_index.py rescan --files 100000
 """
 
@@ -25,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import benchutil  # noqa: F401  (puts the package on sys.path)
@@ -45,10 +51,11 @@ def _sources() -> list[Path]:
 
 
 def small_photos(count: int) -> list[Path]:
-    """Real 320x240 UKBench photos when available, else generated pictures of that size."""
+    """Real 320x240 UKBench photos when available (past their number, each again shifted and
+    mirrored: other bytes and pixels, the same work), else generated pictures of that size."""
     real = _sources()
     if real and real[0].parent.name == "images":
-        return real[:count]
+        return real[:count] + _variants(real, count - len(real))
     out = WORK / "small"
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -61,22 +68,71 @@ def small_photos(count: int) -> list[Path]:
     return paths
 
 
+def _variant(source: Path, n: int, dest: Path) -> None:
+    im = Image.open(source).convert("RGB")
+    shift = 1 + n % 8
+    im = im.crop((shift, shift, im.width, im.height)).resize(im.size)
+    (im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if n % 2 else im).save(dest, quality=90)
+
+
+def _variants(real: list[Path], count: int) -> list[Path]:
+    out = WORK / "small-variants"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"v{i:06d}.jpg" for i in range(max(0, count))]
+    _make(_variant, [(real[i % len(real)], i // len(real), p) for i, p in enumerate(paths)])
+    return paths
+
+
+def _camera_file(source: Path, i: int, dest: Path) -> None:
+    im = Image.open(source).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(i).normal(0, 6, (3000, 4000, 3)).astype(np.int16)
+    Image.fromarray(np.clip(np.asarray(im, dtype=np.int16) + noise, 0, 255).astype(np.uint8)).save(dest, quality=92)
+
+
+def _make(make_one: Callable[..., None], jobs: list[tuple]) -> None:  # type: ignore[type-arg]
+    """``make_one(*job)`` for each job whose file (its last item) is missing, on every core: a
+    camera-size file takes about a second to make."""
+    missing = [job for job in jobs if not job[-1].exists()]
+    if missing:
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(make_one, *zip(*missing, strict=True)))
+
+
 def twelve_mp_photos(count: int) -> list[Path]:
     """4000x3000 JPEGs made from real photos, upscaled, with sensor-like noise so they
     compress like camera files (3-5 MB) rather than like smooth upscales."""
     out = WORK / "12mp"
     out.mkdir(parents=True, exist_ok=True)
     sources = _sources() or small_photos(count)
-    rng = np.random.default_rng(1)
-    paths = []
-    for i in range(count):
-        p = out / f"m{i:04d}.jpg"
-        if not p.exists():
-            im = Image.open(sources[i % len(sources)]).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
-            a = np.asarray(im, dtype=np.int16) + rng.normal(0, 6, (3000, 4000, 3)).astype(np.int16)
-            Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(p, quality=92)
-        paths.append(p)
+    paths = [out / f"m{i:04d}.jpg" for i in range(count)]
+    _make(_camera_file, [(sources[i % len(sources)], i, p) for i, p in enumerate(paths)])
     return paths
+
+
+def _model_one_thread(embedder, arrays: list[np.ndarray], batch_size: int | None) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
+    """The CPU work of inference per photo, on one thread, on the runtime indexing uses; and the
+    threads and batch size indexing uses."""
+    cores = os.cpu_count() or 1
+    if embedder.runtime == "onnx":
+        from photosearch_desktop.engine.models.onnx_embedder import OnnxEmbedder
+
+        one_thread = OnnxEmbedder(embedder.graphs, threads=1)
+        default_threads = cores
+    else:
+        import torch
+
+        default_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        one_thread = embedder
+    batch = batch_size or embedder.cpu_batch_size
+    one_thread.encode_arrays(np.stack(arrays[:batch]))  # warm-up
+    t0 = time.perf_counter()
+    for i in range(0, len(arrays), batch):
+        one_thread.encode_arrays(np.stack(arrays[i : i + batch]))
+    model_s = (time.perf_counter() - t0) / len(arrays)
+    if embedder.runtime != "onnx":
+        torch.set_num_threads(default_threads)
+    return model_s, default_threads, batch
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -88,7 +144,8 @@ def throughput(args: argparse.Namespace) -> None:
 
     photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
     cores = os.cpu_count() or 1
-    embedder = create_embedder(args.model, device="cpu", runtime=args.runtime)
+    on_gpu = args.device != "cpu"
+    embedder = create_embedder(args.model, device=args.device, runtime=args.runtime)
 
     # Decode-only: what a decode thread does per photo (fingerprint, decode, preprocess).
     arrays = []
@@ -98,28 +155,18 @@ def throughput(args: argparse.Namespace) -> None:
         arrays.append(embedder.preprocess(load_image(p, min_side=embedder.input_size).image))
     decode_s = (time.thread_time() - t0) / len(photos)
 
-    # Model-only, one thread: the CPU work of inference per photo, on the runtime indexing uses.
-    if embedder.runtime == "onnx":
-        from photosearch_desktop.engine.models.onnx_embedder import OnnxEmbedder
-
-        one_thread = OnnxEmbedder(embedder.graphs, threads=1)  # type: ignore[attr-defined]
+    if on_gpu:
+        batch = args.batch_size or 64
+        embedder.encode_arrays(np.stack(arrays[:batch]))  # warm-up: kernels load, cuDNN chooses
+        t0 = time.perf_counter()
+        for i in range(0, len(arrays), batch):
+            embedder.encode_arrays(np.stack(arrays[i : i + batch]))  # returns on the CPU: synchronised
+        model_s = (time.perf_counter() - t0) / len(arrays)
+        limit = min(cores / decode_s, 1 / model_s)
         default_threads = cores
     else:
-        import torch
-
-        default_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        one_thread = embedder
-    batch = args.batch_size or embedder.cpu_batch_size
-    one_thread.encode_arrays(np.stack(arrays[:batch]))  # warm-up
-    t0 = time.perf_counter()
-    for i in range(0, len(arrays), batch):
-        one_thread.encode_arrays(np.stack(arrays[i : i + batch]))
-    model_s = (time.perf_counter() - t0) / len(arrays)
-    if embedder.runtime != "onnx":
-        torch.set_num_threads(default_threads)
-    del one_thread
-    limit = cores / (decode_s + model_s)
+        model_s, default_threads, batch = _model_one_thread(embedder, arrays, args.batch_size)
+        limit = cores / (decode_s + model_s)
 
     # End to end through the real pipeline, on a copy so the catalog is fresh.
     lib_dir = WORK / f"lib-{args.photos}"
@@ -130,7 +177,8 @@ def throughput(args: argparse.Namespace) -> None:
     data_dir = WORK / f"data-{args.photos}"
     shutil.rmtree(data_dir, ignore_errors=True)
     lib = Library(
-        lib_dir, data_dir=data_dir, model=args.model, device="cpu", model_process=args.model_process, runtime=args.runtime
+        lib_dir, data_dir=data_dir, model=args.model, device=args.device, model_process=args.model_process,
+        runtime=args.runtime,
     )
     if args.model_process:
         lib.embedder()  # started before timing, as the window does at start-up
@@ -152,9 +200,9 @@ def throughput(args: argparse.Namespace) -> None:
     row = {
         "photos": f"{args.photos} ({Image.open(photos[0]).size[0]}x{Image.open(photos[0]).size[1]})",
         "count": len(photos),
-        "model": f"{args.model} on {embedder.runtime}" + (" (own process)" if args.model_process else ""),
+        "model": f"{args.model} on {embedder.runtime} ({embedder.device})" + (" (own process)" if args.model_process else ""),
         "decode_ms": decode_s * 1000,
-        "model_ms_1thread": model_s * 1000,
+        ("model_ms_gpu" if on_gpu else "model_ms_1thread"): model_s * 1000,
         "limit_img_s": limit,
         "end_to_end_img_s": e2e,
         "of_limit": e2e / limit,
@@ -165,7 +213,8 @@ def throughput(args: argparse.Namespace) -> None:
         {
             "settings": {"batch_size": batch, "decode_workers": options.decode_workers, "runtime": embedder.runtime,
                          "intra_op_threads": default_threads},
-            "note": "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
+            "note": "limit = min(cores / decode CPU s, 1 / model GPU s per photo)" if on_gpu else
+                    "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
         },
     )
 
@@ -241,6 +290,7 @@ def main() -> None:
     p.add_argument("--workers", type=int)
     p.add_argument("--model-process", action="store_true", help="run the model in its own process, as the window does")
     p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto", help="what runs the model (default: as the app picks)")
+    p.add_argument("--device", default="cpu", help="cpu (default), or cuda: the GPU runs the model, the cores decode")
     p = sub.add_parser("rescan")
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=5)
