@@ -250,13 +250,12 @@ def _preparing(news: Preparation) -> None:
     print(f"photosearch: {news.message}", file=sys.stderr, flush=True)
 
 
-def _open(args: argparse.Namespace, readonly: bool = False, for_queries: bool = False) -> Library:
-    """``for_queries``: the command embeds queries, not photos (the model starts where it starts soonest)."""
+def _open(args: argparse.Namespace, readonly: bool = False) -> Library:
     keep_private(app_dirs(args.data_dir))
     lib = Library(
         args.library, data_dir=args.data_dir, model=args.model, device=args.device, weights=args.weights,
         readonly=readonly, runtime=args.runtime, model_preparing=_preparing,
-        redownload_weights=getattr(args, "redownload_weights", False), for_queries=for_queries,
+        redownload_weights=getattr(args, "redownload_weights", False),
     )
     _print_notices(lib)
     return lib
@@ -396,7 +395,7 @@ def cmd_relink(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    with _open(args, for_queries=True) as lib:
+    with _open(args) as lib:
         saved = lib.saved_search(args.saved) if args.saved else None
         query = _query(lib, args, saved.query if saved else None)
         filters = _filters(args, saved.filters if saved else SearchFilters(collapse_duplicates=True))

@@ -8,7 +8,8 @@ agreement, per model, on real photos (UKBench: groups of four views of one objec
     library indexed on one computer and searched on another);
   - overlap@10: of each photo's 10 nearest others with CPU vectors, the share that are its 10
     nearest with GPU vectors.
-start: whole `photosearch` processes, as a person runs them, on a library indexed on the GPU:
+start: whole `photosearch` processes, as a person runs them, on a library indexed on the GPU
+(`--device cuda`: the automatic choice keeps runs of fewer than 1,000 photos on the CPU):
 a photo query (a camera-size JPEG) and `status`, each with the automatic choice, with ONNX
 Runtime on the CPU (`--runtime onnx`) and with torch on the GPU (`--runtime torch`),
 alternating, medians; and which heavy packages each imported. Then torch's start on the GPU
@@ -137,7 +138,9 @@ def _cli(*args: str | Path) -> tuple[float, dict]:
     return wall, out
 
 
-def start(name: str, weights: Path | None, photos: list[Path], query: Path, work: Path, repeats: int) -> list[dict]:
+def start(
+    name: str, weights: Path | None, photos: list[Path], query: Path, work: Path, repeats: int, device: str
+) -> list[dict]:
     root, data = work / "library", work / "data"
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(data, ignore_errors=True)
@@ -145,11 +148,11 @@ def start(name: str, weights: Path | None, photos: list[Path], query: Path, work
     for p in photos:
         shutil.copy(p, root / p.name)
     common: list[str | Path] = ["--model", name, "--data-dir", data, *(["--weights", weights] if weights else [])]
-    index_s, indexed = _cli("index", root, *common, "--json")
+    index_s, indexed = _cli("index", root, *common, "--device", device, "--json")
     # The first ONNX query exports the graphs for this computer (once): timed on its own.
     export_s, _ = _cli("search", root, *common, "--image", query, "-k", "20", "--runtime", "onnx")
     rows = [
-        {"model": name, "what": f"index {len(photos)} photos (auto), whole process", "seconds": index_s,
+        {"model": name, "what": f"index {len(photos)} photos (--device {device}), whole process", "seconds": index_s,
          "imported": "", "says": f"{json.loads(indexed['stdout'])['embedded']} embedded"},
         {"model": name, "what": "first query on ONNX Runtime (exports once)", "seconds": export_s,
          "imported": "", "says": ""},
@@ -190,7 +193,7 @@ def main() -> None:
                 weights = vit_b32_checkpoint()
             agreed.append(agreement(name, weights, photos, args.device))
             if name == "efficientnet-lite2" and args.repeats:
-                started += start(name, weights, photos, query, work, args.repeats)
+                started += start(name, weights, photos, query, work, args.repeats, args.device)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     benchutil.report("bench_cuda: GPU vectors against the CPU's", agreed,

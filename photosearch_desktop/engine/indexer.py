@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending, sign_indexed
 from .models.handle import ModelHandle
+from .models.runtime import GPU_RUN_PHOTOS
 from .records import IndexReport, PipelineOptions, Progress
 from .scan.changes import detect_changes
 from .scan.missing import hold_missing
@@ -28,12 +29,16 @@ class Indexer:
         cache: IndexCache,
         model: ModelHandle,
         notify: Callable[[str], None],
+        gpu_model: ModelHandle | None = None,
     ) -> None:
+        """``gpu_model``: where a GPU is expected, the model that embeds runs of
+        ``GPU_RUN_PHOTOS`` photos or more (``model`` embeds smaller ones)."""
         self.root = root
         self.catalog = catalog
         self.cache = cache
         self.model = model
         self.notify = notify
+        self.gpu_model = gpu_model
 
     def run(
         self,
@@ -94,7 +99,8 @@ class Indexer:
             cache.save()
             return report
 
-        embedder = self.model.get()
+        large = self.gpu_model if self.gpu_model is not None and len(jobs) >= GPU_RUN_PHOTOS else None
+        embedder = (large or self.model).get()
         stored_identity = catalog.get_meta("model_identity")
         if stored_identity is not None and stored_identity != embedder.identity:
             log.warning("model changed from %s to %s: re-embedding everything", stored_identity, embedder.identity)

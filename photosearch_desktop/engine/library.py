@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -206,7 +207,6 @@ class Library:
         runtime: str | None = None,
         model_preparing: Callable[[Preparation], None] | None = None,
         redownload_weights: bool = False,
-        for_queries: bool = False,
     ) -> None:
         """``model_process``: run the model in a separate process (the window does, so that
         torch never holds its interpreter; the command line keeps it in-process).
@@ -214,9 +214,13 @@ class Library:
         models/runtime.py). ``model_preparing`` hears of the model's one-time preparation for
         this computer (its ONNX export, tens of seconds) as it starts and ends.
         ``redownload_weights``: download the model's weights anew when it loads (the person asked
-        for it, after the ones in the cache were refused). ``for_queries``: the model will embed
-        queries, not photos: it runs where it starts soonest (models/runtime.py)."""
+        for it, after the ones in the cache were refused).
+
+        Where a GPU is expected and neither the runtime nor the device was chosen, queries and
+        index runs of fewer than ``GPU_RUN_PHOTOS`` photos use a model on the CPU, which starts
+        in about a second (torch takes seconds to start on a GPU); larger runs use the GPU."""
         from .models.handle import ModelHandle
+        from .models.runtime import gpu_expected
         from .store.index_cache import IndexCache
         from .store.recovery import open_catalog
 
@@ -244,11 +248,16 @@ class Library:
         self.weights = Path(weights).expanduser() if weights else None
         self.device = device
         self.runtime = runtime
-        self.for_queries = for_queries
+        chosen = (runtime or "auto").lower() != "auto" or (device or "auto").lower() != "auto"
+        self._gpu_runs = not chosen and gpu_expected() is not None
         self._model = ModelHandle(
             self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
-            redownload_weights, for_queries,
+            redownload_weights, for_queries=self._gpu_runs,
         )
+        self._gpu_model = ModelHandle(
+            self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
+            redownload_weights,
+        ) if self._gpu_runs else None
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
     @property
@@ -278,6 +287,8 @@ class Library:
 
     def close(self) -> None:
         self._model.close()
+        if self._gpu_model is not None:
+            self._gpu_model.close()
         self._catalog.close()
 
     def __enter__(self) -> Library:
@@ -318,8 +329,12 @@ class Library:
         started = time.perf_counter()
         with WriterLock(self._lock_path):
             self._replace_if_damaged()
-            indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify)
-            report = indexer.run(progress, cancel, options or PipelineOptions(), remove_missing)
+            indexer = Indexer(self.root, self._catalog, self._index, self._model, self._notify, self._gpu_model)
+            try:
+                report = indexer.run(progress, cancel, options or PipelineOptions(), remove_missing)
+            finally:
+                if self._gpu_model is not None:
+                    self._gpu_model.close()  # its GPU memory and torch's gigabyte, until the next large run
         release_free_memory()  # the scan's per-file records: ~150 MB at 100,000 photos
         report.seconds = time.perf_counter() - started
         return report
@@ -548,18 +563,22 @@ class Library:
         """What runs the model: the loaded model's runtime, or the one it will get (decided
         without loading it)."""
         from .errors import PhotoSearchError
-        from .models.runtime import decide
+        from .models.runtime import GPU_RUN_PHOTOS, decide
 
         loaded = self._model.loaded
         if loaded is not None:
-            return RuntimePlan(loaded.runtime, "running", loaded.device)
-        try:
-            return decide(
-                self.spec, self.runtime, self.device, self.weights, self.dirs.models, confirm_gpu=False,
-                for_queries=self.for_queries,
-            ).plan
-        except PhotoSearchError as exc:
-            return RuntimePlan("none", exc.message)
+            plan = RuntimePlan(loaded.runtime, "running", loaded.device)
+        else:
+            try:
+                plan = decide(
+                    self.spec, self.runtime, self.device, self.weights, self.dirs.models, confirm_gpu=False,
+                    for_queries=self._gpu_runs,
+                ).plan
+            except PhotoSearchError as exc:
+                return RuntimePlan("none", exc.message)
+        if self._gpu_runs:
+            return replace(plan, reason=f"{plan.reason}; indexing {GPU_RUN_PHOTOS:,} photos or more: torch on the GPU")
+        return plan
 
     def offline_folders(self) -> list[OfflineFolder]:
         """The offline photos, by top-level folder."""

@@ -1,7 +1,7 @@
 """The CUDA path (torch with float16 autocast) on a computer with an NVIDIA GPU; skipped
-elsewhere (CI has no GPU). The automatic choice runs the model there; its vectors point the
-way the CPU's float32 ones do, so a library indexed on a GPU computer is searched on a CPU one
-with the same results. Figures: scripts/bench_cuda.py."""
+elsewhere (CI has no GPU). The automatic choice runs a large index run there and queries on
+the CPU; the GPU's vectors point the way the CPU's float32 ones do, so the two find the same
+photos. Figures: scripts/bench_cuda.py."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from libgen import LAYOUT, make_library, near_copy, picture
 from PIL import Image
 from shareddata import SHARED
 
+from photosearch_desktop.engine import indexer
 from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.models import runtime
 from photosearch_desktop.engine.models.factory import create_embedder
-from photosearch_desktop.engine.models.runtime import gpu_expected
+from photosearch_desktop.engine.models.handle import ModelHandle
 
 
 def _cuda() -> bool:
-    if gpu_expected() != "cuda":  # decided without importing torch: CI pays nothing here
+    if runtime.gpu_expected() != "cuda":  # decided without importing torch: CI pays nothing here
         return False
     import torch
 
@@ -61,22 +63,35 @@ def test_clip_towers_on_the_gpu_give_the_cpus_vectors(tmp_path: Path, tiny_clip)
         assert np.sum(got * expected, axis=1).min() >= SAME_DIRECTION
 
 
-def test_a_library_indexed_on_the_gpu_is_searched_on_the_cpu_with_the_same_results(tmp_path: Path, data_dir: Path) -> None:
+def test_a_large_run_indexes_on_the_gpu_and_its_queries_run_on_the_cpu(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "GPU_RUN_PHOTOS", 10)  # "large": the library's 24 photos
+    monkeypatch.setattr(indexer, "GPU_RUN_PHOTOS", 10)
+    ran: list[tuple[str, str]] = []
+    real_get = ModelHandle.get
+
+    def get(self: ModelHandle):  # type: ignore[no-untyped-def]
+        embedder = real_get(self)
+        ran.append((embedder.runtime, embedder.device))
+        return embedder
+
+    monkeypatch.setattr(ModelHandle, "get", get)
     root = make_library(tmp_path / "Pictures")
     queries = {}
     for rel, seed, _taken in LAYOUT[::4]:  # a copy of a library photo, not in the library
         queries[rel] = tmp_path / f"query-{seed}.jpg"
         near_copy(picture(seed)).save(queries[rel])
     with Library(root, model="efficientnet-lite2") as lib:
-        assert lib.runtime_plan().words == "torch on the GPU (cuda expected; checked when the model loads)"
+        words = lib.runtime_plan().words
+        assert words.startswith("ONNX Runtime (") and words.endswith("indexing 10 photos or more: torch on the GPU)")
         assert lib.index().embedded == len(LAYOUT)
-        assert lib.runtime_plan().words == "torch on the GPU (running)"
-        on_gpu = {rel: lib.search_image(q, k=5) for rel, q in queries.items()}
-    # A command that only asks queries starts its model on the CPU (ONNX Runtime): sooner.
-    with Library(root, model="efficientnet-lite2", for_queries=True) as lib:
-        assert lib.runtime_plan().runtime == "onnx"
+        assert ran == [("torch", "cuda")]
         on_cpu = {rel: lib.search_image(q, k=5) for rel, q in queries.items()}
-        assert lib.runtime_plan().words == "ONNX Runtime (running)"
+        assert ran[-1] == ("onnx", "cpu")
+    with Library(root, model="efficientnet-lite2", device="cuda") as lib:
+        on_gpu = {rel: lib.search_image(q, k=5) for rel, q in queries.items()}
+        assert ran[-1] == ("torch", "cuda")
     for rel in queries:
         assert on_gpu[rel][0].photo.rel_path == on_cpu[rel][0].photo.rel_path == rel
         # Near ties may swap places; the scores may not move.

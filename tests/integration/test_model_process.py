@@ -84,7 +84,7 @@ def test_model_process_runs_without_a_stderr(tmp_path: Path, tiny_clip) -> None:
     assert child.stdin is not None and child.stdout is not None
     try:
         # As ModelProcess sends it; on torch, so that no ONNX export lands in a default cache folder.
-        _send(child.stdin, (f"clip:{config}", "cpu", weights, None, "torch", False, logging.WARNING))
+        _send(child.stdin, (f"clip:{config}", "cpu", weights, None, "torch", False, False, logging.WARNING))
         answer = _receive(child.stdout)
         while answer[0] == "log":
             answer = _receive(child.stdout)

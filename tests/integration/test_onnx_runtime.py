@@ -126,12 +126,12 @@ def test_search_and_index_do_not_import_torch_once_the_graphs_are_cached(tmp_pat
     assert json.loads(status["stdout"])["runtime"] == "onnx" and status["imported"] == []
     forced = _cli("status", root, *common, "--runtime", "torch")
     assert "Runtime:   torch (asked for)" in forced["stdout"]
-    # With a GPU driver, the status says torch will run the model there, without importing
-    # torch to ask (the window's status bar asks the same in the window's process).
+    # With a GPU driver, the status says that queries run on the CPU and large index runs on the
+    # GPU, without importing torch to ask (the window's status bar asks the same in its process).
     gpu = _cli("status", root, *common, "--json", before=ON_A_GPU_COMPUTER)
     said = json.loads(gpu["stdout"])
-    assert (said["runtime"], said["runtime_device"]) == ("torch", "cuda") and gpu["imported"] == []
-    # A search there runs the model on ONNX Runtime (a query starts sooner on the CPU).
+    assert (said["runtime"], said["runtime_device"]) == ("onnx", "cpu") and gpu["imported"] == []
+    assert said["runtime_reason"].endswith("indexing 1,000 photos or more: torch on the GPU")
     gpu_search = _cli("search", root, *common, "--image", query, "-k", "3", "--json", before=ON_A_GPU_COMPUTER)
     assert gpu_search["imported"] == [] and json.loads(gpu_search["stdout"])[0]["path"] == "2019/Home/home_03.jpg"
 

@@ -63,7 +63,7 @@ class ModelHandle:
 
             return ModelProcess(
                 self.name, device=self.device, weights=self.weights, cache_dir=self.cache_dir, runtime=self.runtime,
-                preparing=self.preparing, force_download=self.force_download,
+                preparing=self.preparing, force_download=self.force_download, for_queries=self.for_queries,
             )
         from .factory import create_embedder
 

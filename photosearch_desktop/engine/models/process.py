@@ -121,7 +121,7 @@ def serve() -> None:
     send_lock = threading.Lock()
     _import_loaders()
     try:
-        name, device, weights, cache_dir, runtime, force_download, log_level = _receive(requests)
+        name, device, weights, cache_dir, runtime, force_download, for_queries, log_level = _receive(requests)
     except EOFError:
         _leave(answers, 0)  # a spare process that no model came for (spawn.py)
     logging.getLogger().setLevel(log_level)
@@ -140,7 +140,7 @@ def serve() -> None:
 
         embedder = create_embedder(
             name, device=device, weights=weights, cache_dir=cache_dir, runtime=runtime, preparing=preparing,
-            force_download=force_download,
+            force_download=force_download, for_queries=for_queries,
         )
     except Exception as exc:  # noqa: BLE001 - sent to the caller, which raises it there
         with send_lock:
@@ -210,9 +210,9 @@ def _import_loaders() -> None:
     here is left for the load to report."""
     try:
         from . import factory  # noqa: F401
-        from .runtime import gpu_expected, onnxruntime_installed
+        from .runtime import onnxruntime_installed
 
-        if onnxruntime_installed() and not gpu_expected():
+        if onnxruntime_installed():  # queries run on it even where a GPU indexes
             import onnxruntime  # noqa: F401
 
             from . import onnx_embedder  # noqa: F401
@@ -253,7 +253,7 @@ class ModelProcess(Embedder):
     def __init__(
         self, name: str, device: str | None = None, weights: Path | None = None, cache_dir: Path | None = None,
         runtime: str | None = None, preparing: Callable[[Preparation], None] | None = None,
-        force_download: bool = False,
+        force_download: bool = False, for_queries: bool = False,
     ) -> None:
         self._preparing = preparing
         self._process = take_spare() or start_model_process()  # a spare has its imports done (spawn.py)
@@ -261,7 +261,7 @@ class ModelProcess(Embedder):
         self._answers: IO[bytes] = self._process.stdout  # type: ignore[assignment]
         try:
             level = logging.getLogger().getEffectiveLevel()
-            _send(self._requests, (name, device, weights, cache_dir, runtime, force_download, level))
+            _send(self._requests, (name, device, weights, cache_dir, runtime, force_download, for_queries, level))
             kind, payload = self._next_answer()
         except (EOFError, OSError):
             self._stop()

@@ -1,0 +1,79 @@
+"""A computer where a GPU is expected (simulated: this one has none): queries and small index
+runs use the model on the CPU, which starts in about a second; large index runs load the GPU's
+model and let it go afterwards. What the person chose (a device, a runtime) is what runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from libgen import make_library, near_copy, picture
+
+from photosearch_desktop.engine import indexer
+from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.models import runtime
+from photosearch_desktop.engine.models.handle import ModelHandle
+
+LARGE = 10  # photos from which a run uses the GPU's model, for these tests (the library has 24)
+
+
+@pytest.fixture
+def gpu_computer(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Expects a GPU (torch, asked when the GPU's model loads, finds none here: that model then
+    runs on the CPU too); records each model handle's loads and closes as (what, for queries)."""
+    monkeypatch.setattr(runtime, "gpu_expected", lambda: "cuda")
+    monkeypatch.setattr(runtime, "GPU_RUN_PHOTOS", LARGE)
+    monkeypatch.setattr(indexer, "GPU_RUN_PHOTOS", LARGE)
+    seen: list[tuple[str, bool]] = []
+    real_load, real_close = ModelHandle._load, ModelHandle.close
+
+    def load(self: ModelHandle):  # type: ignore[no-untyped-def]
+        seen.append(("load", self.for_queries))
+        return real_load(self)
+
+    def close(self: ModelHandle) -> None:
+        if self.loaded is not None:
+            seen.append(("close", self.for_queries))
+        real_close(self)
+
+    monkeypatch.setattr(ModelHandle, "_load", load)
+    monkeypatch.setattr(ModelHandle, "close", close)
+    return seen
+
+
+def test_queries_and_small_runs_use_the_cpu_and_large_runs_the_gpu(
+    tmp_path: Path, tiny_clip, data_dir: Path, gpu_computer: list[tuple[str, bool]]  # type: ignore[no-untyped-def]
+) -> None:
+    _name, weights, config = tiny_clip
+    root = make_library(tmp_path / "Pictures")
+    with Library(root, model=f"clip:{config}", weights=weights) as lib:
+        plan = lib.runtime_plan()
+        assert (plan.runtime, plan.device) == ("onnx", "cpu")
+        assert plan.reason.endswith(
+            "; a query starts sooner on the CPU than on the GPU; indexing 10 photos or more: torch on the GPU"
+        )
+        assert lib.index().embedded == 24
+        assert gpu_computer == [("load", False), ("close", False)], "24 photos: the GPU's model, let go after"
+
+        for seed in (7, 101, 203):
+            near_copy(picture(seed)).save(root / f"new-{seed}.jpg")
+        assert lib.index().embedded == 3
+        assert gpu_computer[2:] == [("load", True)], "3 photos: the CPU's model, kept for queries"
+        assert lib.search_text("a red square", k=3)
+        assert lib.runtime_plan().words == (
+            "ONNX Runtime (running; indexing 10 photos or more: torch on the GPU)"
+        )
+    assert gpu_computer[3:] == [("close", True)]
+
+
+@pytest.mark.parametrize("chosen", [{"device": "cpu"}, {"runtime": "onnx"}, {"runtime": "torch"}])
+def test_a_chosen_device_or_runtime_runs_everything(
+    tmp_path: Path, tiny_clip, data_dir: Path, gpu_computer: list[tuple[str, bool]], chosen: dict[str, str]  # type: ignore[no-untyped-def]
+) -> None:
+    _name, weights, config = tiny_clip
+    root = make_library(tmp_path / "Pictures")
+    with Library(root, model=f"clip:{config}", weights=weights, **chosen) as lib:
+        assert "GPU" not in lib.runtime_plan().reason
+        assert lib.index().embedded == 24
+        assert lib.search_text("a red square", k=3)
+        assert gpu_computer == [("load", False)], "one model for indexing and queries"
