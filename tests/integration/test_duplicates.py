@@ -67,7 +67,8 @@ def test_identical_files_group_at_any_threshold_even_when_vectors_disagree(dup_l
             other = np.zeros(dim, dtype=np.float16)
             other[k] = 1.0
             tx.execute(
-                "UPDATE vectors SET vec = ?1, crc = vector_check(photo_id, ?1) WHERE photo_id = ?2", (other.tobytes(), pid)
+                "UPDATE vectors SET vec = ?, crc = vector_check(photo_id, ?) WHERE photo_id = ?",
+                (other.tobytes(), other.tobytes(), pid),
             )
     groups = lib.find_duplicates(threshold=0.9999)
     by_keeper = {g.keeper.rel_path: g for g in groups}
