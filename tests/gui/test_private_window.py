@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from childproc import child_env
 from hubcache import B32_REPO, cache_weights
 from privacy import all_paths, loose_paths, loosen, posix_only, umask
 from PySide6.QtCore import Qt
@@ -25,8 +26,6 @@ from photosearch_desktop.ui.main_window import MainWindow
 from photosearch_desktop.ui.window_app import setup_logging
 
 pytestmark = posix_only
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -130,7 +129,7 @@ def test_a_start_tightens_an_install_of_the_previous_version_in_one_log_line(
     assert len(loose_paths(data_dir)) > 10
 
     # The real start (ui/app.py main), which paints the window once and closes it.
-    env = dict(os.environ, PHOTOSEARCH_STARTUP_PROBE="1", PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
+    env = child_env(PHOTOSEARCH_STARTUP_PROBE="1", QT_QPA_PLATFORM="offscreen")
     code = "import sys; from photosearch_desktop.ui.app import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", code, "--data-dir", str(data_dir)], env=env, capture_output=True,
                           text=True, timeout=120, umask=0o022)

@@ -22,11 +22,12 @@ def driver(name: str) -> str:
 
 def child_env(data_dir: Path | None = None, **extra: str) -> dict[str, str]:
     """This process's environment for a child: PYTHONPATH names this checkout and the tests'
-    helpers (whatever the parent's was), PHOTOSEARCH_DATA_DIR is ``data_dir`` when given,
-    then ``extra``."""
+    helpers before the parent's own entries (packages installed there, as on a machine whose
+    dependencies come by PYTHONPATH), PHOTOSEARCH_DATA_DIR is ``data_dir`` when given, then
+    ``extra``."""
     env = {**os.environ}
     if data_dir is not None:
         env["PHOTOSEARCH_DATA_DIR"] = str(data_dir)
-    env["PYTHONPATH"] = f"{REPO}{os.pathsep}{HELPERS}"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(HELPERS), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(extra)
     return env

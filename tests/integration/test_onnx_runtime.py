@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from childproc import child_env
 from libgen import make_library, near_copy, picture
 from shareddata import SHARED
 from tinyclip import TINY_CLIP_NAME
@@ -29,7 +30,6 @@ from photosearch_desktop.engine.models.runtime import decide, graphs_folder_for
 from photosearch_desktop.engine.models.tokenizer import open_clip_vocab_file
 from photosearch_desktop.engine.records import Preparation
 
-REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["a red square", "Two children playing in the snow", "café 東京", ""]
 
 # A fresh interpreter runs the command line, then says which heavy packages it imported.
@@ -52,7 +52,7 @@ runtime.gpu_possible = runtime._torch_gpu_build = lambda: True
 
 
 def _cli(*args: str | Path, before: str = "") -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env()
     proc = subprocess.run(
         [sys.executable, "-c", before + CLI_DRIVER, *map(str, args)], env=env, capture_output=True, text=True, timeout=300
     )

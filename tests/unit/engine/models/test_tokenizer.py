@@ -79,12 +79,12 @@ def test_long_text_is_cut_to_the_context_and_ends_with_the_end_token(vocab) -> N
 
 
 def test_vocabulary_is_found_without_importing_open_clip() -> None:
-    import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    from childproc import child_env
+
+    env = child_env()
     code = (
         "import sys; from photosearch_desktop.engine.models.tokenizer import open_clip_vocab_file; "
         "p = open_clip_vocab_file(); print(p is not None and p.is_file(), 'open_clip' in sys.modules, 'torch' in sys.modules)"
