@@ -9,7 +9,7 @@ agreement, per model, on real photos (UKBench: groups of four views of one objec
   - overlap@10: of each photo's 10 nearest others with CPU vectors, the share that are its 10
     nearest with GPU vectors.
 start: whole `photosearch` processes, as a person runs them, on a library indexed on the GPU
-(`--device cuda`: the automatic choice keeps runs of fewer than 1,000 photos on the CPU):
+(`--device cuda`: the automatic choice keeps runs under 75 photos per core on the CPU):
 a photo query (a camera-size JPEG) and `status`, each with the automatic choice, with ONNX
 Runtime on the CPU (`--runtime onnx`) and with torch on the GPU (`--runtime torch`),
 alternating, medians; and which heavy packages each imported. Then torch's start on the GPU

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending, sign_indexed
 from .models.handle import ModelHandle
-from .models.runtime import GPU_RUN_PHOTOS
+from .models.runtime import gpu_run_photos
 from .records import IndexReport, PipelineOptions, Progress
 from .scan.changes import detect_changes
 from .scan.missing import hold_missing
@@ -32,7 +32,7 @@ class Indexer:
         gpu_model: ModelHandle | None = None,
     ) -> None:
         """``gpu_model``: where a GPU is expected, the model that embeds runs of
-        ``GPU_RUN_PHOTOS`` photos or more (``model`` embeds smaller ones)."""
+        ``gpu_run_photos()`` photos or more (``model`` embeds smaller ones)."""
         self.root = root
         self.catalog = catalog
         self.cache = cache
@@ -99,7 +99,7 @@ class Indexer:
             cache.save()
             return report
 
-        large = self.gpu_model if self.gpu_model is not None and len(jobs) >= GPU_RUN_PHOTOS else None
+        large = self.gpu_model if self.gpu_model is not None and len(jobs) >= gpu_run_photos() else None
         embedder = (large or self.model).get()
         stored_identity = catalog.get_meta("model_identity")
         if stored_identity is not None and stored_identity != embedder.identity:

@@ -217,7 +217,7 @@ class Library:
         for it, after the ones in the cache were refused).
 
         Where a GPU is expected and neither the runtime nor the device was chosen, queries and
-        index runs of fewer than ``GPU_RUN_PHOTOS`` photos use a model on the CPU, which starts
+        index runs of fewer than ``gpu_run_photos()`` photos use a model on the CPU, which starts
         in about a second (torch takes seconds to start on a GPU); larger runs use the GPU."""
         from .models.handle import ModelHandle
         from .models.runtime import gpu_expected
@@ -563,7 +563,7 @@ class Library:
         """What runs the model: the loaded model's runtime, or the one it will get (decided
         without loading it)."""
         from .errors import PhotoSearchError
-        from .models.runtime import GPU_RUN_PHOTOS, decide
+        from .models.runtime import decide, gpu_run_photos
 
         loaded = self._model.loaded
         if loaded is not None:
@@ -577,7 +577,7 @@ class Library:
             except PhotoSearchError as exc:
                 return RuntimePlan("none", exc.message)
         if self._gpu_runs:
-            return replace(plan, reason=f"{plan.reason}; indexing {GPU_RUN_PHOTOS:,} photos or more: torch on the GPU")
+            return replace(plan, reason=f"{plan.reason}; indexing {gpu_run_photos():,} photos or more: torch on the GPU")
         return plan
 
     def offline_folders(self) -> list[OfflineFolder]:

@@ -23,8 +23,8 @@ from photosearch_desktop.engine.models.handle import ModelHandle
 def test_a_large_run_uses_the_gpus_model_and_queries_the_cpus(qtbot, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     library = make_library(tmp_path / "Photos")
     monkeypatch.setattr(runtime, "gpu_expected", lambda: "cuda")
-    monkeypatch.setattr(runtime, "GPU_RUN_PHOTOS", PHOTOS)  # the library's first run is "large"
-    monkeypatch.setattr(indexer, "GPU_RUN_PHOTOS", PHOTOS)
+    monkeypatch.setattr(runtime, "gpu_run_photos", lambda: PHOTOS)  # the library's first run is "large"
+    monkeypatch.setattr(indexer, "gpu_run_photos", lambda: PHOTOS)
     seen: list[tuple[str, bool]] = []
     real_load, real_close = ModelHandle._load, ModelHandle.close
 

@@ -66,8 +66,8 @@ def test_clip_towers_on_the_gpu_give_the_cpus_vectors(tmp_path: Path, tiny_clip)
 def test_a_large_run_indexes_on_the_gpu_and_its_queries_run_on_the_cpu(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runtime, "GPU_RUN_PHOTOS", 10)  # "large": the library's 24 photos
-    monkeypatch.setattr(indexer, "GPU_RUN_PHOTOS", 10)
+    monkeypatch.setattr(runtime, "gpu_run_photos", lambda: 10)  # "large": the library's 24 photos
+    monkeypatch.setattr(indexer, "gpu_run_photos", lambda: 10)
     ran: list[tuple[str, str]] = []
     real_get = ModelHandle.get
 

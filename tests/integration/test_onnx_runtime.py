@@ -26,7 +26,7 @@ from photosearch_desktop.engine.models.factory import create_embedder
 from photosearch_desktop.engine.models.graphs import IMAGE_GRAPH, MANIFEST, REFUSAL, TEXT_GRAPH
 from photosearch_desktop.engine.models.process import ModelProcess
 from photosearch_desktop.engine.models.registry import get_spec
-from photosearch_desktop.engine.models.runtime import decide, graphs_folder_for
+from photosearch_desktop.engine.models.runtime import decide, gpu_run_photos, graphs_folder_for
 from photosearch_desktop.engine.models.tokenizer import open_clip_vocab_file
 from photosearch_desktop.engine.records import Preparation
 
@@ -131,7 +131,7 @@ def test_search_and_index_do_not_import_torch_once_the_graphs_are_cached(tmp_pat
     gpu = _cli("status", root, *common, "--json", before=ON_A_GPU_COMPUTER)
     said = json.loads(gpu["stdout"])
     assert (said["runtime"], said["runtime_device"]) == ("onnx", "cpu") and gpu["imported"] == []
-    assert said["runtime_reason"].endswith("indexing 1,000 photos or more: torch on the GPU")
+    assert said["runtime_reason"].endswith(f"indexing {gpu_run_photos():,} photos or more: torch on the GPU")
     gpu_search = _cli("search", root, *common, "--image", query, "-k", "3", "--json", before=ON_A_GPU_COMPUTER)
     assert gpu_search["imported"] == [] and json.loads(gpu_search["stdout"])[0]["path"] == "2019/Home/home_03.jpg"
 

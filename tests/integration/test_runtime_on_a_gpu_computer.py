@@ -22,8 +22,8 @@ def gpu_computer(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     """Expects a GPU (torch, asked when the GPU's model loads, finds none here: that model then
     runs on the CPU too); records each model handle's loads and closes as (what, for queries)."""
     monkeypatch.setattr(runtime, "gpu_expected", lambda: "cuda")
-    monkeypatch.setattr(runtime, "GPU_RUN_PHOTOS", LARGE)
-    monkeypatch.setattr(indexer, "GPU_RUN_PHOTOS", LARGE)
+    monkeypatch.setattr(runtime, "gpu_run_photos", lambda: LARGE)
+    monkeypatch.setattr(indexer, "gpu_run_photos", lambda: LARGE)
     seen: list[tuple[str, bool]] = []
     real_load, real_close = ModelHandle._load, ModelHandle.close
 

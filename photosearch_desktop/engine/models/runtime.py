@@ -25,11 +25,17 @@ from ..records import ModelSpec, RuntimePlan
 from .graphs import file_sha256, graph_folder, pretrained_weights, read_graphs, read_refusal
 
 RUNTIMES = ("auto", "onnx", "torch")
-# Where a GPU is expected, an index run with fewer photos to embed stays on the CPU's model (the
-# one queries use, in the window already running): torch took 9.7 s up to its first photo on
-# an H200's computer (scripts/bench_cuda.py), in which 2 cores embed about 200 photos with
-# efficientnet-lite2 and that computer's 16 cores about 1,200; the GPU then embeds 329 a second.
-GPU_RUN_PHOTOS = 1000
+# Where a GPU is expected, an index run with fewer photos to embed than this many per core stays
+# on the CPU's model (the one queries use, in the window already running): torch took 9.7 s up
+# to its first photo on an H200's computer (scripts/bench_cuda.py), in which efficientnet-lite2
+# embeds 73 photos per core there (16 cores: 121 photos/s) and 108 on 2 cores (22 photos/s);
+# the GPU then embeds 329 a second.
+GPU_RUN_PHOTOS_PER_CORE = 75
+
+
+def gpu_run_photos() -> int:
+    """The fewest photos to embed for which an index run loads the GPU's model."""
+    return GPU_RUN_PHOTOS_PER_CORE * (os.cpu_count() or 1)
 ONNXRUNTIME_PACKAGE = "onnxruntime"
 EFFICIENTNET_WEIGHTS = "efficientnet-lite2-9656183e.pth"
 

@@ -105,3 +105,11 @@ def test_the_plans_words() -> None:
     assert RuntimePlan("torch", "running", "cuda:1").words == "torch on the GPU (running)"
     assert RuntimePlan("torch", "mps asked for", "mps").short == "torch on the GPU"
     assert RuntimePlan("none", "The weights file x does not exist.").short == ""
+
+
+@pytest.mark.parametrize(("cores", "photos"), [(2, 150), (16, 1200), (None, 75)])
+def test_a_run_loads_the_gpus_model_from_as_many_photos_as_the_cores_embed_while_torch_starts(
+    monkeypatch: pytest.MonkeyPatch, cores: int | None, photos: int
+) -> None:
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: cores)
+    assert runtime.gpu_run_photos() == photos
