@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .embed.pipeline import Embedded, ProgressCallback, Skipped, embed_pending, sign_indexed
+from .models.base import Embedder
 from .models.handle import ModelHandle
 from .models.runtime import gpu_run_photos
 from .records import IndexReport, PipelineOptions, Progress
@@ -99,8 +100,7 @@ class Indexer:
             cache.save()
             return report
 
-        large = self.gpu_model if self.gpu_model is not None and len(jobs) >= gpu_run_photos() else None
-        embedder = (large or self.model).get()
+        embedder = self._embedder(len(jobs))
         stored_identity = catalog.get_meta("model_identity")
         if stored_identity is not None and stored_identity != embedder.identity:
             log.warning("model changed from %s to %s: re-embedding everything", stored_identity, embedder.identity)
@@ -126,6 +126,19 @@ class Indexer:
         cache.sync()
         cache.save()
         return report
+
+    def _embedder(self, photos: int) -> Embedder:
+        """The GPU's model for a large run where there is one, else the CPU's. The GPU only
+        speeds the run up: if its model cannot start (out of GPU memory, a driver torch
+        refuses), the CPU's embeds the run and the person is told why it is slower."""
+        if self.gpu_model is not None and photos >= gpu_run_photos():
+            try:
+                return self.gpu_model.get()
+            except Exception as exc:  # noqa: BLE001 - any failure: the CPU's model does the run
+                log.info("the GPU's model did not start", exc_info=True)
+                why = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                self.notify(f"The GPU could not run the model ({why}); the CPU indexes these {photos:,} photos instead.")
+        return self.model.get()
 
     def _sign(
         self, report: IndexReport, progress: ProgressCallback | None, cancel: threading.Event | None,

@@ -77,3 +77,25 @@ def test_a_chosen_device_or_runtime_runs_everything(
         assert lib.index().embedded == 24
         assert lib.search_text("a red square", k=3)
         assert gpu_computer == [("load", False)], "one model for indexing and queries"
+
+
+def test_a_gpu_that_cannot_run_the_model_leaves_the_run_to_the_cpu(
+    tmp_path: Path, tiny_clip, data_dir: Path, gpu_computer: list[tuple[str, bool]], monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    _name, weights, config = tiny_clip
+    real_load = ModelHandle._load
+
+    def load(self: ModelHandle):  # type: ignore[no-untyped-def]
+        if not self.for_queries:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB\n(more of torch's words)")
+        return real_load(self)
+
+    monkeypatch.setattr(ModelHandle, "_load", load)
+    root = make_library(tmp_path / "Pictures")
+    with Library(root, model=f"clip:{config}", weights=weights) as lib:
+        assert lib.index().embedded == 24
+        assert lib.notices == [
+            "The GPU could not run the model (CUDA out of memory. Tried to allocate 2.00 GiB); "
+            "the CPU indexes these 24 photos instead."
+        ]
+        assert lib.search_text("a red square", k=3)
