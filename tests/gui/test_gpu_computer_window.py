@@ -12,33 +12,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+from gpucomputer import simulate_gpu_computer
 from test_gui import PHOTOS, _near_copy, drop_files, make_library, new_window, wait_indexed, wait_results
-
-from photosearch_desktop.engine import indexer
-from photosearch_desktop.engine.models import runtime
-from photosearch_desktop.engine.models.handle import ModelHandle
 
 
 @pytest.mark.slow  # over 8 s on 2 cores: out of the fast lane (issue 15)
 def test_a_large_run_uses_the_gpus_model_and_queries_the_cpus(qtbot, data_dir: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     library = make_library(tmp_path / "Photos")
-    monkeypatch.setattr(runtime, "gpu_expected", lambda: "cuda")
-    monkeypatch.setattr(runtime, "gpu_run_photos", lambda: PHOTOS)  # the library's first run is "large"
-    monkeypatch.setattr(indexer, "gpu_run_photos", lambda: PHOTOS)
-    seen: list[tuple[str, bool]] = []
-    real_load, real_close = ModelHandle._load, ModelHandle.close
-
-    def load(self: ModelHandle):  # type: ignore[no-untyped-def]
-        seen.append(("load", self.for_queries))
-        return real_load(self)
-
-    def close(self: ModelHandle) -> None:
-        if self.loaded is not None:
-            seen.append(("close", self.for_queries))
-        real_close(self)
-
-    monkeypatch.setattr(ModelHandle, "_load", load)
-    monkeypatch.setattr(ModelHandle, "close", close)
+    seen = simulate_gpu_computer(monkeypatch, PHOTOS)  # the library's first run is "large"
 
     window = new_window(qtbot, data_dir)
     window.library.open(library)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gpucomputer import simulate_gpu_computer
 from libgen import make_library, near_copy, picture
 
-from photosearch_desktop.engine import indexer
 from photosearch_desktop.engine.library import Library
-from photosearch_desktop.engine.models import runtime
 from photosearch_desktop.engine.models.handle import ModelHandle
 
 LARGE = 10  # photos from which a run uses the GPU's model, for these tests (the library has 24)
@@ -19,26 +18,7 @@ LARGE = 10  # photos from which a run uses the GPU's model, for these tests (the
 
 @pytest.fixture
 def gpu_computer(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
-    """Expects a GPU (torch, asked when the GPU's model loads, finds none here: that model then
-    runs on the CPU too); records each model handle's loads and closes as (what, for queries)."""
-    monkeypatch.setattr(runtime, "gpu_expected", lambda: "cuda")
-    monkeypatch.setattr(runtime, "gpu_run_photos", lambda: LARGE)
-    monkeypatch.setattr(indexer, "gpu_run_photos", lambda: LARGE)
-    seen: list[tuple[str, bool]] = []
-    real_load, real_close = ModelHandle._load, ModelHandle.close
-
-    def load(self: ModelHandle):  # type: ignore[no-untyped-def]
-        seen.append(("load", self.for_queries))
-        return real_load(self)
-
-    def close(self: ModelHandle) -> None:
-        if self.loaded is not None:
-            seen.append(("close", self.for_queries))
-        real_close(self)
-
-    monkeypatch.setattr(ModelHandle, "_load", load)
-    monkeypatch.setattr(ModelHandle, "close", close)
-    return seen
+    return simulate_gpu_computer(monkeypatch, LARGE)
 
 
 def test_queries_and_small_runs_use_the_cpu_and_large_runs_the_gpu(
