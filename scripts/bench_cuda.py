@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 import benchutil
 import numpy as np
 from bench_index import small_photos, twelve_mp_photos
+from childproc import child_env
 
 TEXTS = ["a dog on a beach", "Two children playing in the snow", "a red car at night", "café 東京", ""]
 
@@ -72,7 +72,7 @@ print(json.dumps(steps))
 
 
 def torch_start_steps() -> list[dict]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(benchutil.REPO), os.environ.get("PYTHONPATH", "")]))
+    env = child_env()
     proc = subprocess.run([sys.executable, "-c", START_DRIVER], env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise SystemExit(f"torch's start failed: {proc.stderr[-3000:]}")
@@ -125,7 +125,7 @@ def agreement(name: str, weights: Path | None, photos: list[Path], device: str) 
 
 
 def _cli(*args: str | Path) -> tuple[float, dict]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(benchutil.REPO), os.environ.get("PYTHONPATH", "")]))
+    env = child_env()
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CLI_DRIVER, *map(str, args)], env=env, capture_output=True,
                           text=True, timeout=900)

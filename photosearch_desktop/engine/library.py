@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -250,14 +251,12 @@ class Library:
         self.runtime = runtime
         chosen = (runtime or "auto").lower() != "auto" or (device or "auto").lower() != "auto"
         self._gpu_runs = not chosen and gpu_expected() is not None
-        self._model = ModelHandle(
-            self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
-            redownload_weights, for_queries=self._gpu_runs,
+        handle = partial(
+            ModelHandle, self.model_name, device, self.weights, self.dirs.models, model_process, runtime,
+            model_preparing, redownload_weights,
         )
-        self._gpu_model = ModelHandle(
-            self.model_name, device, self.weights, self.dirs.models, model_process, runtime, model_preparing,
-            redownload_weights,
-        ) if self._gpu_runs else None
+        self._model = handle(for_queries=self._gpu_runs)
+        self._gpu_model = handle() if self._gpu_runs else None
         self._index = IndexCache(self._catalog, self.data_dir / "vectors.faiss", self._notify, readonly)
 
     @property

@@ -25,6 +25,9 @@ from ..records import ModelSpec, RuntimePlan
 from .graphs import file_sha256, graph_folder, pretrained_weights, read_graphs, read_refusal
 
 RUNTIMES = ("auto", "onnx", "torch")
+ONNXRUNTIME_PACKAGE = "onnxruntime"
+EFFICIENTNET_WEIGHTS = "efficientnet-lite2-9656183e.pth"
+
 # Where a GPU is expected, an index run with fewer photos to embed than this many per core stays
 # on the CPU's model (the one queries use, in the window already running): torch took 9.7 s up
 # to its first photo on an H200's computer (scripts/bench_cuda.py), in which efficientnet-lite2
@@ -36,8 +39,6 @@ GPU_RUN_PHOTOS_PER_CORE = 75
 def gpu_run_photos() -> int:
     """The fewest photos to embed for which an index run loads the GPU's model."""
     return GPU_RUN_PHOTOS_PER_CORE * (os.cpu_count() or 1)
-ONNXRUNTIME_PACKAGE = "onnxruntime"
-EFFICIENTNET_WEIGHTS = "efficientnet-lite2-9656183e.pth"
 
 
 def onnxruntime_installed() -> bool:
@@ -135,9 +136,9 @@ def decide(
 ) -> Decision:
     """The runtime and device for ``spec``; ModelError when what was asked for cannot be.
     Without ``confirm_gpu`` an expected GPU is taken at its word (nothing imports torch).
-    ``for_queries``: the model embeds a few queries and no photos, so it runs where it starts
-    soonest: a photo query took 13.7 s as a whole process with torch on an H200 and 1.3 s on
-    ONNX Runtime on that computer's CPU (scripts/bench_cuda.py)."""
+    ``for_queries``: the model embeds queries (and index runs too small to wait for a GPU), so
+    it runs where it starts soonest: a photo query took 13.7 s as a whole process with torch on
+    an H200 and 1.3 s on ONNX Runtime on that computer's CPU (scripts/bench_cuda.py)."""
     asked = (runtime or "auto").lower()
     if asked not in RUNTIMES:
         raise ModelError(f"Unknown runtime '{runtime}'. Use auto, onnx or torch.", hint(Action.CHECK_INPUT))
