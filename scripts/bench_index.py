@@ -7,6 +7,13 @@ On a GPU (--device cuda) the cores only decode and the GPU runs the model, so th
 slower of the two: min(cores / decode_s, 1 / model_s), model_s being the GPU's wall time per
 photo in the pipeline's batches of 64 (the copy to the GPU and back included).
 End to end is a real `Library.index()` on a fresh catalog (scan excluded, model load excluded).
+The decode cost is the pipeline's own per-photo work (fingerprint, decode, perceptual hash,
+pixel signature, preprocess). Until 2026-11-27 it left out the hash and the signature: 4-38 %
+of a decode's CPU in this machine's runs, a limit set too high (against us) by under 3 % on a
+CPU, where decoding is under a tenth of a photo's work, and by as much on a GPU.
+
+decode: decoding alone, the same per-photo work, on N threads (as the pipeline decodes) and on
+N processes, against N / decode_s: how far the GIL lets decode threads scale on this machine.
 
 rescan: a library of N small generated files, indexed once (vectors written straight into the
 catalog: embedding 100,000 files is not what is measured), then `photosearch index` run again
@@ -17,6 +24,7 @@ as a user would, in a fresh process, timed wall to wall.
     python scripts/bench_index.py throughput --photos small --count 300 --runtime torch   # ONNX Runtime is the default on a CPU
     python scripts/bench_index.py throughput --photos small --count 300 --model-process
     python scripts/bench_index.py throughput --photos small --count 3000 --device cuda
+    python scripts/bench_index.py decode --photos small --count 3000 --workers 8 --workers 16
     python scripts/bench_index.py rescan --files 100000
 """
 
@@ -30,7 +38,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import benchutil  # noqa: F401  (puts the package on sys.path)
@@ -136,23 +145,22 @@ def _model_one_thread(embedder, arrays: list[np.ndarray], batch_size: int | None
 
 
 def throughput(args: argparse.Namespace) -> None:
+    from photosearch_desktop.engine.embed import pipeline
     from photosearch_desktop.engine.library import Library
-    from photosearch_desktop.engine.media.loader import load_image
     from photosearch_desktop.engine.models.factory import create_embedder
     from photosearch_desktop.engine.records import PipelineOptions
-    from photosearch_desktop.engine.scan.fingerprint import fingerprint
 
     photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
     cores = os.cpu_count() or 1
     on_gpu = args.device != "cpu"
     embedder = create_embedder(args.model, device=args.device, runtime=args.runtime)
 
-    # Decode-only: what a decode thread does per photo (fingerprint, decode, preprocess).
+    # Decode-only: the pipeline's own per-photo work (fingerprint, decode, perceptual hash, pixel
+    # signature, preprocess), so the limit counts everything a decode thread does.
     arrays = []
     t0 = time.thread_time()
-    for p in photos:
-        fingerprint(p)
-        arrays.append(embedder.preprocess(load_image(p, min_side=embedder.input_size).image))
+    for i, p in enumerate(photos):
+        arrays.append(pipeline._decode(p.parent, i, p.name, embedder).array)
     decode_s = (time.thread_time() - t0) / len(photos)
 
     if on_gpu:
@@ -217,6 +225,57 @@ def throughput(args: argparse.Namespace) -> None:
                     "limit = cores / (decode CPU s + model CPU s per photo), both measured single-threaded in this run",
         },
     )
+
+
+@dataclass(frozen=True)
+class _Preparer:
+    """What the pipeline's decode needs of a model (its input size and preprocessing), without
+    loading one; picklable, for the process pool."""
+
+    input_size: int
+    preprocess: Callable[[Image.Image], np.ndarray]
+
+
+def _decode_chunk(preparer: _Preparer, paths: list[Path]) -> int:
+    from photosearch_desktop.engine.embed import pipeline
+
+    for i, p in enumerate(paths):
+        pipeline._decode(p.parent, i, p.name, preparer)  # type: ignore[arg-type]
+    return len(paths)
+
+
+def decode_scaling(args: argparse.Namespace) -> None:
+    """Decoding alone (the pipeline's per-photo work, no model) on N threads, as the pipeline
+    decodes, and on N processes, against N / decode_s: where the threads fall short of the
+    processes, the GIL holds the decode threads back."""
+    from photosearch_desktop.engine.embed import pipeline
+    from photosearch_desktop.engine.models.preprocess import EfficientNetPreprocess
+
+    photos = small_photos(args.count) if args.photos == "small" else twelve_mp_photos(args.count)
+    preparer = _Preparer(260, EfficientNetPreprocess(260))
+    _decode_chunk(preparer, photos)  # files read once: the runs below compare CPU, not the disk
+    t0 = time.thread_time()
+    _decode_chunk(preparer, photos)
+    decode_s = (time.thread_time() - t0) / len(photos)
+    rows = []
+    for n in args.workers or [os.cpu_count() or 1]:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=n) as threads:
+            list(threads.map(lambda p: pipeline._decode(p.parent, 0, p.name, preparer), photos))  # type: ignore[arg-type]
+        threaded = len(photos) / (time.perf_counter() - t0)
+        chunks = [photos[i : i + 16] for i in range(0, len(photos), 16)]
+        with ProcessPoolExecutor(max_workers=n) as procs:
+            list(procs.map(_decode_chunk, [preparer] * n, [[]] * n))  # workers started and imported
+            t0 = time.perf_counter()
+            list(procs.map(_decode_chunk, [preparer] * len(chunks), chunks))
+            processes = len(photos) / (time.perf_counter() - t0)
+        limit = n / decode_s
+        rows.append({
+            "photos": args.photos, "count": len(photos), "workers": n, "decode_ms": decode_s * 1000,
+            "limit_img_s": limit, "threads_img_s": threaded, "threads_of_limit": threaded / limit,
+            "processes_img_s": processes, "processes_of_limit": processes / limit,
+        })
+    benchutil.report("bench_index decode", rows, {"note": "limit = workers / decode CPU s per photo (one thread)"})
 
 
 def rescan(args: argparse.Namespace) -> None:
@@ -291,11 +350,15 @@ def main() -> None:
     p.add_argument("--model-process", action="store_true", help="run the model in its own process, as the window does")
     p.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto", help="what runs the model (default: as the app picks)")
     p.add_argument("--device", default="cpu", help="cpu (default), or cuda: the GPU runs the model, the cores decode")
+    p = sub.add_parser("decode", help="decoding alone on N threads and on N processes")
+    p.add_argument("--photos", choices=["small", "12mp"], default="small")
+    p.add_argument("--count", type=int, default=1000)
+    p.add_argument("--workers", type=int, action="append", help="may repeat (default: one per core)")
     p = sub.add_parser("rescan")
     p.add_argument("--files", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    {"throughput": throughput, "rescan": rescan}[args.what](args)
+    {"throughput": throughput, "decode": decode_scaling, "rescan": rescan}[args.what](args)
 
 
 if __name__ == "__main__":

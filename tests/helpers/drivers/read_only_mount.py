@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
         ["status", root, "--json"],
     )]
     thumbs = None
-    if importlib.util.find_spec("photosearch_desktop.ui.thumbnails"):
+    if importlib.util.find_spec("PySide6"):  # the engine's tests run without the window's toolkit
         from photosearch_desktop.ui.thumbnails import make_thumbnail
 
         cache = Path(os.environ["PHOTOSEARCH_DATA_DIR"]) / "thumbs"
