@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Action, LibraryError, hint
+from .errors import Action, LibraryError, ModelError, hint
 from .models.registry import DEFAULT_MODEL, MODELS, get_spec
 from .query.weights import parse_weight
 from .records import (
@@ -193,6 +193,14 @@ def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool)
     from .duplicates.removal import trash_problem as problem
 
     return problem(root, path, photo, links_alone)
+
+
+def _other_weights(indexed: str, given: str) -> ModelError:
+    return ModelError(
+        f"This library was indexed with other weights ({indexed}) than the ones in use now ({given}), "
+        "and their vectors cannot be compared.",
+        hint(Action.USE_INDEXED_WEIGHTS, Action.REINDEX),
+    )
 
 
 class Library:
@@ -418,13 +426,16 @@ class Library:
     def _prefetch(self, tower: str) -> None:
         """Start loading the model's ``tower`` while the query loads the vector index: a
         command's first text query waits for the longer of the two, not for both. Only for a
-        library indexed with this model (otherwise the query fails before it needs the model)."""
+        library indexed with this model and these weights (otherwise the query fails before it
+        needs the model)."""
         if self.indexed_model != self.model_name:
             return
+        indexed = self._catalog.get_meta("model_identity")
 
         def start() -> None:
             try:
-                self._model.get().prepare(tower)
+                if self._weights_refused(indexed) is None:
+                    self._model.get().prepare(tower)
             except Exception:  # noqa: BLE001 - the query loads the model itself and reports why
                 log.debug("loading the model ahead failed", exc_info=True)
 
@@ -433,17 +444,30 @@ class Library:
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
         indexed with (a changed or tampered weights file gives other vectors)."""
-        from .errors import ModelError
-
-        embedder = self._model.get()
         indexed = self._catalog.get_meta("model_identity")
+        refused = self._weights_refused(indexed)
+        if refused is not None:
+            raise refused
+        embedder = self._model.get()
         if indexed and embedder.identity != indexed:
-            raise ModelError(
-                f"This library was indexed with other weights ({indexed}) than the ones loaded now "
-                f"({embedder.identity}), and their vectors cannot be compared.",
-                hint(Action.USE_INDEXED_WEIGHTS, Action.REINDEX),
-            )
+            raise _other_weights(indexed, embedder.identity)
         return embedder
+
+    def _weights_refused(self, indexed: str | None) -> ModelError | None:
+        """The refusal of a weights file given whose hash is not the one in the ``indexed``
+        identity (models/clip.py names the first 16 hex digits of the sha256), told before
+        the model loads: loading it would first prepare it for this computer (an ONNX export,
+        10 s or more for a real CLIP model, its graphs left in the cache) only to refuse it.
+        None where nothing is given, or the file cannot be read (loading the model says why)."""
+        if not indexed or self.weights is None or not self.weights.is_file():
+            return None
+        from .models.graphs import file_sha256
+
+        try:
+            given = file_sha256(self.weights, self.dirs.models)[:16]
+        except OSError:
+            return None
+        return None if indexed.endswith(f"/sha256:{given}") else _other_weights(indexed, f"{self.weights}, sha256:{given}")
 
     # -- browsing and saved searches -------------------------------------------------------------
 

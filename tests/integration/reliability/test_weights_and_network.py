@@ -19,6 +19,7 @@ from whitebox import catalog_of
 
 from photosearch_desktop.engine.errors import ModelError
 from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.models.runtime import graphs_folder_for
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Corrupt EXIF data:UserWarning", "ignore:Image appears to be a malformed MPO:UserWarning"
@@ -62,7 +63,9 @@ def test_other_weights_than_the_indexed_ones_are_refused_for_search(
     tmp_path: Path, tiny_clip, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
     """A --weights file that loads but is not the one indexed (edited, or another training run)
-    would give vectors that cannot be compared with the library's."""
+    would give vectors that cannot be compared with the library's. Its hash refuses it before
+    the model loads: nothing is prepared for this computer (no ONNX export in the cache) and no
+    preparation is announced, on any computer."""
     import torch
 
     state = torch.load(tiny_clip[1], weights_only=True)
@@ -80,12 +83,12 @@ def test_other_weights_than_the_indexed_ones_are_refused_for_search(
         with pytest.raises(ModelError, match="indexed with other weights"):
             search()
     assert len(lib.search_photo(catalog_of(lib).photo_by_path("2020/home_00.jpg").id, k=3)) == 3  # stored vectors only
+    assert lib._model.loaded is None  # the model handle: never loaded for a refused query
     lib.close()
     code, _, err = cli(capsys, "search", root, "--model", tiny_clip[0], "--weights", tampered, "--text", "a dog")
-    # Where a GPU indexed the library, the query's model was first prepared for the CPU (once).
-    prepared = ("photosearch: Preparing", "photosearch: The model is prepared")
-    said = [line for line in err.strip().splitlines() if not line.startswith(prepared)]
-    assert code == 1 and len(said) == 1 and "indexed with other weights" in said[0]
+    said = err.strip().splitlines()
+    assert code == 1 and len(said) == 1 and "indexed with other weights" in said[0] and "sha256:" in said[0]
+    assert not graphs_folder_for(lib.spec, tampered, lib.dirs.models).exists()
 
 
 @pytest.mark.slow
