@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .engine.errors import Action, Hint, LibraryError, PhotoSearchError, advice
@@ -676,6 +677,22 @@ COMMANDS = {
     "index": cmd_index, "search": cmd_search, "saved": cmd_saved, "status": cmd_status, "models": cmd_models, "dupes": cmd_dupes,
     "eval": cmd_eval, "relink": cmd_relink,
 }
+
+
+def run() -> NoReturn:
+    """The ``photosearch`` command (and ``python -m photosearch_desktop``): :func:`main`, then
+    exit. A query that failed (a query photo whose pixels do not decode) can leave the model
+    loading ahead of it in a daemon thread, inside ONNX Runtime or torch, and the interpreter's
+    shutdown under such a thread aborted the process after the error message ("terminate
+    called without an active exception", exit 134 instead of 1). With a thread still running,
+    the process leaves at once, its output flushed; the command's work is done by then."""
+    code = main()
+    if any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -195,6 +195,14 @@ def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool)
     return problem(root, path, photo, links_alone)
 
 
+def _check_files_exist(query: SearchQuery) -> None:
+    """Refuse a query photo file that does not exist, before a search starts loading the model
+    ahead (the standard library alone: the query modules are imported after that start)."""
+    for term in query.terms:
+        path = Path(term.text).expanduser()
+        if term.kind == "file" and not path.is_file():
+            raise LibraryError(f"The query photo {path} does not exist or is not a file.", hint(Action.CHECK_INPUT))
+
 def _other_weights(indexed: str, given: str) -> ModelError:
     return ModelError(
         f"This library was indexed with other weights ({indexed}) than the ones in use now ({given}), "
@@ -396,13 +404,15 @@ class Library:
         """Photos most like the query: the weighted sum of its terms (words, image files,
         library photos, pasted pixels; see query/compose.py). Library photos the query names are
         left out of the results."""
+        _check_files_exist(query)
         for tower in {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}:
             self._prefetch(tower)  # a library photo's vector is in the catalog: no model needed
         from .query.compose import combine
         from .query.terms import TermVectors
 
-        self._check_searchable()
         terms = TermVectors(self._catalog, self.root, self._query_embedder, self.spec.supports_text, self.model_name)
+        terms.check(query)
+        self._check_searchable()
         vectors, weights, named = terms.vectors(query)
         return self.search_vector(combine(vectors, weights), k, filters, named)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,33 @@ def test_exit_codes(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixtur
     assert main(["status", str(root), "--json"]) == 0 and json.loads(capsys.readouterr().out)["indexed"] == 0
     assert main(["index", str(root), "--model", "no-such-model"]) == 1
     assert "Unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+class _Left(Exception):
+    """os._exit, as the test's stand-in records it."""
+
+
+def test_the_command_leaves_at_once_while_a_thread_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run(): with a thread still running (the model loading ahead of a query that failed),
+    the process leaves through os._exit with main's code, its output flushed, not through the
+    interpreter's shutdown, which aborted under a native load (exit 134 after the message)."""
+    import photosearch_desktop.cli as cli_module
+
+    left: list[int] = []
+
+    def leave(code: int) -> None:
+        left.append(code)
+        raise _Left
+
+    monkeypatch.setattr(cli_module, "main", lambda: 1)
+    monkeypatch.setattr(cli_module.os, "_exit", leave)
+    hold = threading.Event()
+    loading = threading.Thread(target=hold.wait, name="model-ahead", daemon=True)
+    loading.start()
+    try:
+        with pytest.raises(_Left):
+            cli_module.run()
+    finally:
+        hold.set()
+        loading.join()
+    assert left == [1]

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ModelStopped
 from ..system.memory import release_free_memory
 from .base import Embedder
 
@@ -39,16 +40,30 @@ class ModelHandle:
         self.force_download = force_download
         self.for_queries = for_queries
         self._embedder: Embedder | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held through a load
+        self._state = threading.Lock()  # guards the two below, never held long
+        self._loading = False
+        self._close_on_arrival = False
 
     def get(self) -> Embedder:
-        """The model (slow the first time: imports torch, maybe downloads)."""
+        """The model (slow the first time: imports torch, maybe downloads). ModelStopped if
+        the handle was closed while this call loaded it."""
         with self._lock:
             if self._embedder is not None and not self._embedder.alive:
                 self._embedder.close()  # its process died; a new one starts below
                 self._embedder = None
             if self._embedder is None:
-                self._embedder = self._load()
+                with self._state:
+                    self._loading = True
+                try:
+                    embedder = self._load()
+                finally:
+                    with self._state:
+                        self._loading, closed, self._close_on_arrival = False, self._close_on_arrival, False
+                if closed:
+                    embedder.close()
+                    raise ModelStopped("The model was closed while it loaded.")
+                self._embedder = embedder
                 self.force_download = False
             return self._embedder
 
@@ -75,6 +90,13 @@ class ModelHandle:
         return embedder
 
     def close(self) -> None:
+        """Close the model. A load in progress is not waited for: what it loads is closed as it
+        arrives. A command whose query failed (a query photo that is no image) waited here for
+        the whole load that its query no longer needed (a first export: half a minute)."""
+        with self._state:
+            if self._loading:
+                self._close_on_arrival = True
+                return
         with self._lock:
             if self._embedder is not None:
                 self._embedder.close()

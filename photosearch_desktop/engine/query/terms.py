@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import Action, LibraryError, LoadError, hint
-from ..media.loader import load_image
+from ..media.loader import load_image, read_metadata
 from ..models.base import Embedder, text_not_supported
 from ..records import QueryTerm, SearchQuery
 from ..store.catalog import Catalog
@@ -26,6 +26,17 @@ class TermVectors:
     ) -> None:
         self.catalog, self.root, self._model = catalog, root, model
         self.supports_text, self.model_name = supports_text, model_name
+
+    def check(self, query: SearchQuery) -> None:
+        """Refuse a query photo file that is no image, from its header (a millisecond), before
+        the model is asked for: a query never waits for the model's start to be told that."""
+        for term in query.terms:
+            if term.kind == "file":
+                path = Path(term.text).expanduser()
+                try:
+                    read_metadata(path)
+                except LoadError as exc:
+                    raise _query_photo_error(path, exc) from exc
 
     def vectors(self, query: SearchQuery) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         """(unit vectors, weights, ids of library photos the query names: left out of results)."""
@@ -49,7 +60,10 @@ class TermVectors:
         if term.kind == "file":
             path = Path(term.text).expanduser().resolve()
             embedder = self._model()
-            image = load_image(path, min_side=embedder.input_size).image
+            try:
+                image = load_image(path, min_side=embedder.input_size).image
+            except LoadError as exc:
+                raise _query_photo_error(Path(term.text).expanduser(), exc) from exc
             inside = self._library_photo(path)
             return embedder.encode_images([image])[0], inside
         try:
@@ -77,3 +91,7 @@ class TermVectors:
             return None
         photo = self.catalog.photo_by_path(path.relative_to(self.root).as_posix())
         return photo.id if photo else None
+
+
+def _query_photo_error(path: Path, exc: LoadError) -> LoadError:
+    return LoadError(exc.code, f"{exc.reason} (the query photo {path})")

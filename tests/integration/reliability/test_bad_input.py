@@ -29,7 +29,9 @@ from shareddata import shared_dataset
 from whitebox import catalog_of
 
 from photosearch_desktop.engine.embed import pipeline
+from photosearch_desktop.engine.errors import LibraryError, LoadError
 from photosearch_desktop.engine.library import Library
+from photosearch_desktop.engine.models.handle import ModelHandle
 from photosearch_desktop.engine.records import PipelineOptions
 
 pytestmark = pytest.mark.filterwarnings(
@@ -439,3 +441,39 @@ def test_messy_dev_end_to_end_through_the_command_line(
     assert all(len(reason) > 10 for reason in skipped.values())
     with Library(root, data_dir=data) as lib:
         assert catalog_of(lib).consistency_problems() == []
+
+
+def test_a_query_photo_missing_or_no_image_is_refused_without_waiting_for_the_model(
+    tmp_path: Path, tiny_clip, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A mistyped path is refused before the model is asked for. A file that is no image is
+    refused from its header while the model loads ahead of the query (held here for 30 s, as
+    a first export can take), and closing the library does not wait for that load either: a
+    command whose query failed once waited for all of it."""
+    root = make_library(tmp_path / "lib")
+    lib = open_lib(root, tiny_clip, data_dir)
+    lib.index()
+    lib.close()
+    release = threading.Event()
+    real_load = ModelHandle._load
+
+    def held_load(self: ModelHandle):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        return real_load(self)
+
+    monkeypatch.setattr(ModelHandle, "_load", held_load)
+    lib = open_lib(root, tiny_clip, data_dir)
+    try:
+        with pytest.raises(LibraryError, match=r"The query photo .*nowhere\.jpg does not exist"):
+            lib.search_image(tmp_path / "nowhere.jpg")
+        assert not [t for t in threading.enumerate() if t.name == "model-ahead"]  # nothing started loading
+        junk = tmp_path / "junk.jpg"
+        random_bytes(junk)
+        started = time.monotonic()
+        with pytest.raises(LoadError, match=r"\(the query photo .*junk\.jpg\)") as info:
+            lib.search_image(junk)
+        assert info.value.code == "not-an-image"
+        lib.close()
+        assert time.monotonic() - started < 10
+    finally:
+        release.set()
