@@ -62,6 +62,18 @@ def _parse_date(text: str, end_of_day: bool = False) -> datetime:
     return value
 
 
+def _positive_int(text: str) -> int:
+    """A count given on the command line: a whole number of 1 or more (a batch size of -1 once
+    left a new photo silently unembedded)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not 1 or more")
+    return value
+
+
 def _similarity(text: str) -> float:
     try:
         value = float(text)
@@ -102,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="scan the folder and index new, changed, moved and deleted photos")
     _common(p)
-    p.add_argument("--workers", type=int, help="decode threads (default: one per CPU core)")
-    p.add_argument("--batch-size", type=int, help="photos per model batch (default: best measured for the model)")
+    p.add_argument("--workers", type=_positive_int, help="decode threads (default: one per CPU core)")
+    p.add_argument("--batch-size", type=_positive_int, help="photos per model batch (default: best measured for the model)")
     p.add_argument(
-        "--commit-every", type=int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
+        "--commit-every", type=_positive_int, default=PipelineOptions.commit_every, help="photos per saved batch (default %(default)s)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _redownload(p)
@@ -139,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--saved", metavar="NAME", help="run a saved search (see 'photosearch saved'); filters given here win")
     p.add_argument("--save", metavar="NAME", help="save this search (terms and filters) under NAME")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write the results to FILE as CSV")
-    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("-k", type=_positive_int, default=20, help="number of results (default 20)")
     p.add_argument("--folder", help="only this sub-folder of the library (and below)")
     p.add_argument("--from", dest="date_from", type=_parse_date, help="taken on or after YYYY-MM-DD")
     p.add_argument("--to", dest="date_to", type=lambda s: _parse_date(s, end_of_day=True), help="taken on or before YYYY-MM-DD")

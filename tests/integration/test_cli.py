@@ -102,6 +102,36 @@ def test_exit_codes(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixtur
     assert "Unknown model 'no-such-model'" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["search", "LIB", "--photo", "2020/home_00.jpg", "-k", "0"], "argument -k: 0 is not 1 or more"),
+        (["search", "LIB", "--photo", "2020/home_00.jpg", "-k", "many"], "argument -k: 'many' is not a whole number"),
+        (["index", "LIB", "--batch-size", "-1"], "argument --batch-size: -1 is not 1 or more"),
+        (["index", "LIB", "--workers", "0"], "argument --workers: 0 is not 1 or more"),
+        (["index", "LIB", "--commit-every", "0"], "argument --commit-every: 0 is not 1 or more"),
+    ],
+)
+def test_counts_below_one_are_refused_before_anything_runs(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], command: list[str], said: str
+) -> None:
+    """A batch size of -1 once indexed nothing of a new photo, silently, and -k 0 answered
+    "No photos match."."""
+    with pytest.raises(SystemExit) as usage:
+        main([str(tmp_path) if part == "LIB" else part for part in command])
+    assert usage.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_a_csv_into_a_missing_folder_says_so_in_one_line(indexed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root, model_args = indexed
+    target = tmp_path / "no-such-folder" / "results.csv"
+    assert main(["search", str(root), *model_args, "--photo", "2020/home_00.jpg", "--csv", str(target)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"photosearch: error: Cannot write the CSV file {target}: the folder {target.parent} does not exist.")
+    assert "\n" not in err and "partial" not in err and not target.parent.exists()
+
+
 class _Left(Exception):
     """os._exit, as the test's stand-in records it."""
 

@@ -17,7 +17,12 @@ CSV_COLUMNS = ("rank", "path", "abs_path", "score", "taken_at", "taken_source", 
 def write_csv(results: Sequence[SearchResult], target: Path) -> None:
     """Written beside ``target`` and renamed over it: a reader never sees half a file."""
     partial = target.with_name(f".{target.name}.partial")
-    with open(partial, "w", newline="", encoding="utf-8") as fh:
+    try:
+        fh = open(partial, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        why = f"the folder {target.parent} does not exist" if not target.parent.is_dir() else exc.strerror or str(exc)
+        raise LibraryError(f"Cannot write the CSV file {target}: {why}.", hint(Action.CHECK_INPUT)) from exc
+    with fh:
         out = csv.writer(fh)
         out.writerow(CSV_COLUMNS)
         for rank, r in enumerate(results, 1):
