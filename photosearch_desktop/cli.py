@@ -10,9 +10,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from datetime import time as dtime
@@ -308,16 +311,44 @@ def cmd_index(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         try:
-            report = lib.index(
-                progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options,
-                remove_missing=args.remove_missing,
-            )
+            with _first_interrupt_cancels(cancel):
+                report = lib.index(
+                    progress=ProgressBar(not (args.quiet or args.json)), cancel=cancel, options=options,
+                    remove_missing=args.remove_missing,
+                )
             _print_notices(lib)
         except KeyboardInterrupt:
-            print("\nInterrupted. Finished photos are saved; run the same command to resume.", file=sys.stderr)
+            print("\nStopped at once. Photos saved before now are kept; run the same command to resume.", file=sys.stderr)
+            return 130
+        if report.cancelled:
+            print(f"Interrupted: {report.embedded:,} photos embedded and saved, "
+                  f"{lib.counts()['pending']:,} still to do; run the same command to resume.", file=sys.stderr)
+            if args.json:
+                _print_report(report, lib, True)
             return 130
         _print_report(report, lib, args.json)
     return 0
+
+
+@contextmanager
+def _first_interrupt_cancels(cancel: threading.Event) -> Iterator[None]:
+    """Ctrl+C once: the run stops after the photos in progress and saves them (it raised at
+    once and lost the photos finished since the last save, up to 5 s of work); twice: at once.
+    Left alone where Ctrl+C is ignored (a background job) or this is not the main thread."""
+    def interrupted(_signum: int, _frame: object) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nStopping after the photos in progress, saving them (Ctrl+C again to stop at once)…", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _print_report(report: IndexReport, lib: Library, as_json: bool) -> None:

@@ -4,6 +4,7 @@ concurrency (searching while indexing, two writers)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -214,4 +215,38 @@ def test_two_writers_in_two_processes_the_second_is_told_it_is_busy(tmp_path: Pa
     )
     assert result["report"].embedded == 30
     assert catalog_of(lib).consistency_problems() == [] and lib.status().pending == 0
+    lib.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT is a POSIX signal; Windows sends CTRL_C_EVENT")
+def test_ctrl_c_once_saves_the_photos_in_progress_and_the_next_run_resumes(tmp_path: Path, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The first Ctrl+C stops the run after the photos in progress and saves them (it used to
+    raise at once and lose every photo finished since the last save); the next run embeds only
+    the rest."""
+    root = make_library(tmp_path / "lib")
+    marker = tmp_path / "embedding-started"
+    run = subprocess.Popen(
+        [sys.executable, driver("cli_with_slow_decodes"), str(tiny_clip[2]), str(marker), "index", str(root),
+         *model_args(tiny_clip), "--workers", "1", "--commit-every", "1000"],
+        env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        # Eight decodes started one after another (one decode thread): the first batches have
+        # reached the model by then.
+        deadline = time.monotonic() + 120
+        while (not marker.exists() or marker.stat().st_size < 8) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists() and marker.stat().st_size >= 8, run.stderr.read().decode() if run.poll() is not None else "no start"
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    said = err.decode()
+    assert run.returncode == 130, said
+    assert "Stopping after the photos in progress" in said and "Interrupted: " in said and "Traceback" not in said
+    lib = open_lib(root, tiny_clip, data_dir)
+    counts = lib.counts()
+    assert counts["indexed"] >= 1 and counts["pending"] >= 1 and counts["indexed"] + counts["pending"] == len(LAYOUT)
+    assert lib.index().embedded == counts["pending"]
     lib.close()
