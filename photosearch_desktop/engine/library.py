@@ -198,10 +198,10 @@ def trash_problem(root: Path, path: Path, photo: PhotoRecord, links_alone: bool)
 def _check_files_exist(query: SearchQuery) -> None:
     """Refuse a query photo file that does not exist, before a search starts loading the model
     ahead (the standard library alone: the query modules are imported after that start)."""
-    for term in query.terms:
-        path = Path(term.text).expanduser()
-        if term.kind == "file" and not path.is_file():
+    for path in (Path(t.text).expanduser() for t in query.terms if t.kind == "file"):
+        if not path.is_file():
             raise LibraryError(f"The query photo {path} does not exist or is not a file.", hint(Action.CHECK_INPUT))
+
 
 def _other_weights(indexed: str, given: str) -> ModelError:
     return ModelError(
