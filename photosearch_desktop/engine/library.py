@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Action, LibraryError, ModelError, hint
+from .errors import Action, LibraryError, LoadError, ModelError, hint
 from .models.registry import DEFAULT_MODEL, MODELS, get_spec
 from .query.weights import parse_weight
 from .records import (
@@ -200,7 +200,7 @@ def _check_files_exist(query: SearchQuery) -> None:
     ahead (the standard library alone: the query modules are imported after that start)."""
     for path in (Path(t.text).expanduser() for t in query.terms if t.kind == "file"):
         if not path.is_file():
-            raise LibraryError(f"The query photo {path} does not exist or is not a file.", hint(Action.CHECK_INPUT))
+            raise LoadError("vanished", f"The query photo {path} does not exist or is not a file.")
 
 
 def _other_weights(indexed: str, given: str) -> ModelError:

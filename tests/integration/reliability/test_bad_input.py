@@ -29,7 +29,7 @@ from shareddata import shared_dataset
 from whitebox import catalog_of
 
 from photosearch_desktop.engine.embed import pipeline
-from photosearch_desktop.engine.errors import LibraryError, LoadError
+from photosearch_desktop.engine.errors import LoadError
 from photosearch_desktop.engine.library import Library
 from photosearch_desktop.engine.models.handle import ModelHandle
 from photosearch_desktop.engine.records import PipelineOptions
@@ -464,7 +464,7 @@ def test_a_query_photo_missing_or_no_image_is_refused_without_waiting_for_the_mo
     monkeypatch.setattr(ModelHandle, "_load", held_load)
     lib = open_lib(root, tiny_clip, data_dir)
     try:
-        with pytest.raises(LibraryError, match=r"The query photo .*nowhere\.jpg does not exist"):
+        with pytest.raises(LoadError, match=r"The query photo .*nowhere\.jpg does not exist"):
             lib.search_image(tmp_path / "nowhere.jpg")
         assert not [t for t in threading.enumerate() if t.name == "model-ahead"]  # nothing started loading
         junk = tmp_path / "junk.jpg"
