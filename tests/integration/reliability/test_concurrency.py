@@ -162,22 +162,30 @@ def test_two_writers_in_one_process_the_second_is_told_it_is_busy(tmp_path: Path
     second.close()
 
 
+def _slow_index(tmp_path: Path, root: Path, tiny_clip, data_dir: Path, decodes: int, *args: str) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    """``photosearch index ROOT ARGS`` in another process on a slow disk (one decode thread,
+    0.2 s a decode), returned once ``decodes`` decodes have started."""
+    marker = tmp_path / "decodes-started"
+    run = subprocess.Popen(
+        [sys.executable, driver("cli_with_slow_decodes"), str(tiny_clip[2]), str(marker), "index", str(root),
+         *model_args(tiny_clip), "--workers", "1", *args],
+        env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while (not marker.exists() or marker.stat().st_size < decodes) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not marker.exists() or marker.stat().st_size < decodes:
+        run.kill()
+        raise AssertionError(run.communicate()[1].decode() or "no start")
+    return run
+
 @pytest.mark.slow
 def test_two_writers_in_two_processes_the_second_is_told_it_is_busy(tmp_path: Path, tiny_clip, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     root = make_library(tmp_path / "lib")
     data = data_dir
-    marker = tmp_path / "embedding-started"
     # (a) Another process writes: this one is refused.
-    other = subprocess.Popen(
-        [sys.executable, driver("cli_with_slow_decodes"), str(tiny_clip[2]), str(marker), "index", str(root),
-         *model_args(tiny_clip), "--workers", "1", "-q", "--json"],
-        env=cli_env(data), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    other = _slow_index(tmp_path, root, tiny_clip, data, 1, "-q", "--json")
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists() and other.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists(), other.stderr.read().decode() if other.poll() is not None else "no start"
         lib = open_lib(root, tiny_clip, data)
         with pytest.raises(LibraryBusy, match="updating this library right now"):
             lib.index()
@@ -224,19 +232,10 @@ def test_ctrl_c_once_saves_the_photos_in_progress_and_the_next_run_resumes(tmp_p
     raise at once and lose every photo finished since the last save); the next run embeds only
     the rest."""
     root = make_library(tmp_path / "lib")
-    marker = tmp_path / "embedding-started"
-    run = subprocess.Popen(
-        [sys.executable, driver("cli_with_slow_decodes"), str(tiny_clip[2]), str(marker), "index", str(root),
-         *model_args(tiny_clip), "--workers", "1", "--commit-every", "1000"],
-        env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
+    # Eight decodes started one after another (one decode thread): the first batches have
+    # reached the model by then.
+    run = _slow_index(tmp_path, root, tiny_clip, data_dir, 8, "--commit-every", "1000")
     try:
-        # Eight decodes started one after another (one decode thread): the first batches have
-        # reached the model by then.
-        deadline = time.monotonic() + 120
-        while (not marker.exists() or marker.stat().st_size < 8) and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert marker.exists() and marker.stat().st_size >= 8, run.stderr.read().decode() if run.poll() is not None else "no start"
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=120)
     finally:
