@@ -728,8 +728,14 @@ def run() -> NoReturn:
     loading ahead of it in a daemon thread, inside ONNX Runtime or torch, and the interpreter's
     shutdown under such a thread aborted the process after the error message ("terminate
     called without an active exception", exit 134 instead of 1). With a thread still running,
-    the process leaves at once, its output flushed; the command's work is done by then."""
-    code = main()
+    the process leaves at once, its output flushed; the command's work is done by then.
+    Ctrl+C (where a command does not handle it itself, as ``index`` does) ends it with one line
+    and exit 130, not a traceback."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        code = 130
     if any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
         sys.stdout.flush()
         sys.stderr.flush()

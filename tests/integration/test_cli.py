@@ -160,3 +160,17 @@ def test_the_command_leaves_at_once_while_a_thread_still_runs(monkeypatch: pytes
         hold.set()
         loading.join()
     assert left == [1]
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_exit_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A search interrupted while it imported printed a KeyboardInterrupt traceback (exit 1)."""
+    import photosearch_desktop.cli as cli_module
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "main", interrupted)
+    monkeypatch.setattr(cli_module.threading, "enumerate", lambda: [threading.main_thread()])  # no thread left behind
+    with pytest.raises(SystemExit) as left:
+        cli_module.run()
+    assert left.value.code == 130 and capsys.readouterr().err == "\nInterrupted.\n"
