@@ -405,8 +405,13 @@ class Library:
         library photos, pasted pixels; see query/compose.py). Library photos the query names are
         left out of the results."""
         _check_files_exist(query)
-        for tower in {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}:
-            self._prefetch(tower)  # a library photo's vector is in the catalog: no model needed
+        towers = {"text" if t.kind == "text" else "image" for t in query.terms if t.kind != "photo"}
+        if towers:  # a library photo's vector is in the catalog: no model needed
+            refused = self._weights_refused(self._catalog.get_meta("model_identity"))
+            if refused is not None:
+                raise refused
+        for tower in towers:
+            self._prefetch(tower)
         from .query.compose import combine
         from .query.terms import TermVectors
 
@@ -437,15 +442,13 @@ class Library:
         """Start loading the model's ``tower`` while the query loads the vector index: a
         command's first text query waits for the longer of the two, not for both. Only for a
         library indexed with this model and these weights (otherwise the query fails before it
-        needs the model)."""
+        needs the model; ``search`` refuses other weights before it gets here)."""
         if self.indexed_model != self.model_name:
             return
-        indexed = self._catalog.get_meta("model_identity")
 
         def start() -> None:
             try:
-                if self._weights_refused(indexed) is None:
-                    self._model.get().prepare(tower)
+                self._model.get().prepare(tower)
             except Exception:  # noqa: BLE001 - the query loads the model itself and reports why
                 log.debug("loading the model ahead failed", exc_info=True)
 
@@ -453,11 +456,9 @@ class Library:
 
     def _query_embedder(self) -> Embedder:
         """The model for a query, refused unless it is exactly the one the library was
-        indexed with (a changed or tampered weights file gives other vectors)."""
+        indexed with (a changed or tampered weights file gives other vectors; a weights file
+        given is refused by its hash in ``search``, before the model loads)."""
         indexed = self._catalog.get_meta("model_identity")
-        refused = self._weights_refused(indexed)
-        if refused is not None:
-            raise refused
         embedder = self._model.get()
         if indexed and embedder.identity != indexed:
             raise _other_weights(indexed, embedder.identity)

@@ -18,19 +18,19 @@ def write_csv(results: Sequence[SearchResult], target: Path) -> None:
     """Written beside ``target`` and renamed over it: a reader never sees half a file."""
     partial = target.with_name(f".{target.name}.partial")
     try:
-        fh = open(partial, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        with open(partial, "w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(CSV_COLUMNS)
+            for rank, r in enumerate(results, 1):
+                p = r.photo
+                score = f"{r.score:.6f}" if r.score == r.score else ""  # browsing rows have no score (NaN)
+                out.writerow([rank, p.rel_path, r.abs_path, score, p.taken_at.isoformat() if p.taken_at else "",
+                              p.taken_source or "", p.width or "", p.height or ""])
+        partial.replace(target)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         why = f"the folder {target.parent} does not exist" if not target.parent.is_dir() else exc.strerror or str(exc)
         raise LibraryError(f"Cannot write the CSV file {target}: {why}.", hint(Action.CHECK_INPUT)) from exc
-    with fh:
-        out = csv.writer(fh)
-        out.writerow(CSV_COLUMNS)
-        for rank, r in enumerate(results, 1):
-            p = r.photo
-            score = f"{r.score:.6f}" if r.score == r.score else ""  # browsing rows have no score (NaN)
-            out.writerow([rank, p.rel_path, r.abs_path, score, p.taken_at.isoformat() if p.taken_at else "",
-                          p.taken_source or "", p.width or "", p.height or ""])
-    partial.replace(target)
 
 
 def copy_files(
