@@ -443,7 +443,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         saved = lib.saved_search(args.saved) if args.saved else None
         query = _query(lib, args, saved.query if saved else None)
         filters = _filters(args, saved.filters if saved else SearchFilters(collapse_duplicates=True))
-        if args.save:
+        if args.save is not None:  # an empty name is refused in words, not skipped
             lib.save_search(args.save, query, filters)
         results = lib.search(query, args.k, filters)
         if args.csv:

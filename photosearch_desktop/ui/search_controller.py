@@ -17,6 +17,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QObject, QPoint, Si
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QMenu
 
+from ..engine.errors import LibraryError
 from ..engine.records import BrowseOrder, PhotoRecord, SavedSearch, SearchQuery, SearchResult
 from .errors import UserMessage, describe_error
 from .export_dialog import ExportChoice
@@ -246,7 +247,11 @@ class SearchController(QObject):
         if self.query is None:
             return
         info = self.session.info if self.session is not None else None
-        term = refinement(text, info.root if info is not None else None)
+        try:
+            term = refinement(text, info.root if info is not None else None)
+        except LibraryError as exc:  # "0: people": no weight
+            self.status.emit(describe_error(exc).text, 8000)
+            return
         if term is None:
             return
         if term.kind == "text" and info is not None and not info.supports_text:

@@ -105,6 +105,11 @@ def test_browse_refine_save_restart_and_export(qtbot, tmp_path: Path, data_dir: 
     refined = wait_results(qtbot, window)
     assert window.header.term_texts()[2] == "− 2019/Trips/trip_05.jpg  ×"
     assert "2019/Trips/trip_05.jpg" not in refined and refined != together
+    # A weight that is no weight is refused in the status bar; the query stays as it was.
+    window.header.refine_field.setText("0: 2019/Trips/trip_06.jpg")
+    qtbot.keyClick(window.header.refine_field, Qt.Key.Key_Return)
+    assert "must be a number above 0" in window.statusBar().currentMessage()
+    assert len(window.header.term_texts()) == 3
 
     # Saved under a name: it is listed, and outlives the window.
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Trips, not trip 5", True)))

@@ -62,6 +62,18 @@ def test_save_list_and_run_a_saved_search(indexed, tmp_path: Path, capsys: pytes
     assert "no saved search named 'nope'" in capsys.readouterr().err
 
 
+def test_an_empty_name_or_a_zero_weight_is_refused_in_words(indexed, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    root, model = indexed
+    # "--save ''" searched and saved nothing, without a word.
+    assert main(["search", str(root), *model, "--photo", "2019/Trips/trip_02.jpg", "--save", " "]) == 1
+    assert "A saved search needs a name." in capsys.readouterr().err
+    assert main(["saved", str(root), *model, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    # "0:" was read as part of the name: "'0:2019/Trips/trip_02.jpg' is not a photo of this library".
+    assert main(["search", str(root), *model, "--photo", "0:2019/Trips/trip_02.jpg"]) == 1
+    assert "The weight '0' in '0:2019/Trips/trip_02.jpg' must be a number above 0" in capsys.readouterr().err
+
+
 def test_results_as_csv(indexed, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     root, model = indexed
     target = tmp_path / "out.csv"

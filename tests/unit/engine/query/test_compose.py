@@ -41,9 +41,15 @@ def test_a_query_needs_something_to_look_for() -> None:
         ("0.5: people", (0.5, "people")),
         ("sunset", (1.0, "sunset")),
         ("C:\\photos\\a.jpg", (1.0, "C:\\photos\\a.jpg")),  # a Windows path, not a weight
-        ("-1:x", (1.0, "-1:x")),  # the sign says add or subtract, never the weight
         ("3:", (1.0, "3:")),
     ],
 )
 def test_weight_prefix(text: str, expected: tuple[float, str]) -> None:
     assert parse_weight(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0:beach.jpg", "-1:people", "0.0: x", "nan:x", "inf:x"])
+def test_a_weight_that_is_no_weight_is_refused(text: str) -> None:
+    # Read as words or a file name, "0:beach.jpg" answered "The query photo 0:beach.jpg does not exist".
+    with pytest.raises(LibraryError, match="must be a number above 0"):
+        parse_weight(text)
