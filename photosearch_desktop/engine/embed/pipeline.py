@@ -240,9 +240,7 @@ def embed_pending(
 ) -> PipelineResult:
     """Embed ``jobs`` (photo id, relative path); ``store`` saves each batch of results."""
     options = options or PipelineOptions()
-    on_cpu = embedder.device == "cpu"
-    streams = options.model_workers or (CORES if on_cpu else 1)
-    batch_size = options.batch_size or (embedder.cpu_batch_size if on_cpu else 64)
+    streams, threads, batch_size = stream_plan(embedder, options)
     run = _Run(len(jobs), store, progress, options)
     run.report()
     decode_pool = _DecodeThreads(options.decode_workers)
@@ -271,7 +269,6 @@ def embed_pending(
             run.add_batch(batch, future.result())
             block = False
 
-    threads = max(1, CORES // streams) if on_cpu else CORES
     try:
         with embedder.cpu_threads(threads):
             refill()
@@ -303,6 +300,15 @@ def embed_pending(
         decode_pool.shutdown(grace=0.0 if run.result.cancelled else min(options.decode_timeout, 5.0))
         model_pool.shutdown(wait=True, cancel_futures=True)
     return run.result
+
+
+def stream_plan(embedder: Embedder, options: PipelineOptions) -> tuple[int, int, int]:
+    """(model streams, intra-op threads each, photos per batch) a run of ``embedder`` uses: on a
+    CPU one single-threaded stream per core, on a GPU one stream of big batches."""
+    on_cpu = embedder.device == "cpu"
+    streams = options.model_workers or (CORES if on_cpu else 1)
+    threads = max(1, CORES // streams) if on_cpu else CORES
+    return streams, threads, options.batch_size or (embedder.cpu_batch_size if on_cpu else 64)
 
 
 def _batch_now(batch_size: int, waiting: int, streams: int) -> int:
