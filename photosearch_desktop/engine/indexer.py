@@ -52,6 +52,11 @@ class Indexer:
         instead of keeping a bulk disappearance offline (engine/scan/missing.py)."""
         catalog, cache = self.catalog, self.cache
         report = IndexReport()
+        if catalog.get_meta("model_name") is None:
+            # No photo embedded yet, so the catalog names no model: the one asked for is kept,
+            # or a run without --model after a first run on an empty folder (or one stopped
+            # while the model loaded) would take the default CLIP model (and, offline, fail).
+            catalog.choose_model(self.model.name)
         if progress:
             progress(Progress(0, 0, 0.0, None, phase="scanning"))
         damaged = catalog.requeue_damaged_vectors()

@@ -260,7 +260,7 @@ class Library:
             # works when the disk is full.
             with self._catalog.transaction() as tx:
                 self._catalog.set_meta(tx, library_root=str(self.root))
-        self.model_name = model or self.indexed_model or DEFAULT_MODEL
+        self.model_name = model or self.indexed_model or self._catalog.chosen_model or DEFAULT_MODEL
         self.spec = get_spec(self.model_name)
         self.weights = Path(weights).expanduser() if weights else None
         self.device = device

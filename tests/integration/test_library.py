@@ -118,6 +118,20 @@ def test_text_search_on_image_only_model_says_what_to_do(tmp_path: Path, data_di
     assert Action.CHOOSE_MODEL in info.value.hint
 
 
+def test_the_model_asked_for_is_kept_before_any_photo_is_embedded(tmp_path: Path, data_dir: Path) -> None:
+    # A first run on an empty folder embeds nothing; the next run without a model named took
+    # the default CLIP model, which offline cannot even be downloaded.
+    root = tmp_path / "empty"
+    root.mkdir()
+    with Library(root, data_dir=data_dir, model="efficientnet-lite2") as lib:
+        assert lib.index().embedded == 0
+        assert lib.indexed_model is None
+    with Library(root, data_dir=data_dir) as lib:
+        assert lib.model_name == "efficientnet-lite2"
+    with Library(root, data_dir=data_dir, model="clip-vit-b-32") as lib:  # named: it wins
+        assert lib.model_name == "clip-vit-b-32"
+
+
 def test_incremental_update_embeds_only_the_change(library: Library) -> None:
     root = library.root
     counter = Counter(library)

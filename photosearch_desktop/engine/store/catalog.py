@@ -622,6 +622,17 @@ class Catalog:
         with self.transaction() as tx:
             self.set_meta(tx, model_name=model_name, model_identity=model_identity, dim=dim)
 
+    @property
+    def chosen_model(self) -> str | None:
+        """The model an index run was last asked to use before any photo was embedded (the
+        ``model_name`` of the vectors is the one that counts once there are any)."""
+        return self.get_meta("model_chosen")
+
+    def choose_model(self, model_name: str) -> None:
+        if self.chosen_model != model_name:  # written only when it changes
+            with self.transaction() as tx:
+                self.set_meta(tx, model_chosen=model_name)
+
     # -- reading -----------------------------------------------------------------------------
 
     def vectors(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
