@@ -63,6 +63,7 @@ class IndexCache:
     def _build(self, stamp: IndexStamp) -> VectorIndex:
         log.info("building the vector index from the catalog (generation %d)", stamp.generation)
         index = VectorIndex(stamp.dim or 1, self._exact_vectors)
+        index.reserve(self.catalog.counts()["indexed"])
         for ids, vectors in self.catalog.iter_vectors(chunk=10_000):  # 20 MB at a time, not 100
             index.add(ids, vectors)
         if index.ann_due():

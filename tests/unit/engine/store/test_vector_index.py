@@ -40,6 +40,27 @@ def test_vector_index_exact_top_k_with_and_without_filter() -> None:
 
 
 # The flipped byte.
+def test_room_reserved_for_a_build_changes_nothing_it_holds(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    vecs, ids = _unit(rng, 300, 16), np.arange(300, dtype=np.int64) * 7
+    grown, reserved = VectorIndex(16), VectorIndex(16)
+    reserved.add(ids[:50], vecs[:50])
+    reserved.reserve(250)
+    reserved.reserve(10)  # less than it has room for: nothing changes
+    assert len(reserved) == 50
+    for start in range(0, 300, 50):
+        grown.add(ids[start : start + 50], vecs[start : start + 50])
+        if start:
+            reserved.add(ids[start : start + 50], vecs[start : start + 50])
+    assert len(reserved) == 300
+    for q in vecs[::37]:
+        assert [a.tolist() for a in grown.search(q, 20)] == [a.tolist() for a in reserved.search(q, 20)]
+    stamp = IndexStamp(generation=1, identity="m", count=0, dim=16)
+    grown.save(tmp_path / "grown.faiss", stamp)
+    reserved.save(tmp_path / "reserved.faiss", stamp)
+    assert (tmp_path / "grown.faiss").read_bytes() == (tmp_path / "reserved.faiss").read_bytes()
+
+
 @pytest.mark.expect_log(r"^vector cache .*vectors\.faiss is damaged \(checksum mismatch\); rebuilding$")
 def test_vector_cache_is_rejected_when_stale_or_damaged(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
