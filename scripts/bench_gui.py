@@ -372,11 +372,14 @@ def browse_setup(work: Path, count: int) -> None:
     sys.path.insert(0, str(REPO / "tests" / "helpers"))
     sys.path.insert(0, str(REPO / "tests"))
     from tinyclip import make_tiny_clip
-    from whitebox import catalog_of
+    from whitebox import catalog_of, index_cache_of
 
     from photosearch_desktop.engine.library import Library, app_dirs
+    from photosearch_desktop.engine.media.loader import load_image
+    from photosearch_desktop.engine.media.pixel_hash import perceptual_hash
+    from photosearch_desktop.engine.media.signature import DECODE_MIN_SIDE, take_signature
     from photosearch_desktop.engine.records import PhotoMeta
-    from photosearch_desktop.ui.thumbnails import make_thumbnail
+    from photosearch_desktop.ui.thumbnails import LibraryPlace, make_thumbnail
 
     root, data_dir, model, weights = browse_paths(work)
     done = work / "ready"
@@ -384,12 +387,14 @@ def browse_setup(work: Path, count: int) -> None:
         return
     _, _, config = make_tiny_clip(work / "model")
     rng = np.random.default_rng(0)
-    blobs = []
+    blobs, signs = [], []
     for seed in range(256):  # distinct pictures, reused: writing 100k files stays quick
         pixels = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
         path = work / "blob.jpg"
         Image.fromarray(pixels).resize((96, 72), Image.Resampling.BICUBIC).save(path, quality=80)
         blobs.append(path.read_bytes())
+        picture = load_image(path, min_side=DECODE_MIN_SIDE).image  # as an index run decodes it
+        signs.append((perceptual_hash(picture), take_signature(picture)))
     rels = [f"{2015 + i % 10}/event{i // 1000:03d}/img_{i:06d}.jpg" for i in range(count)]
     for i, rel in enumerate(rels):
         target = root / rel
@@ -411,11 +416,23 @@ def browse_setup(work: Path, count: int) -> None:
         seconds = rng.integers(0, 10 * 365 * 86400, len(chunk))
         metas = [PhotoMeta(96, 72, (base + int(s)).item(), "exif-original") for s in seconds]
         catalog.store_batch([(pid, v, m, None) for (pid, _), v, m in zip(chunk, vectors, metas, strict=True)], [])
+        # As an index run leaves them: without pixel signatures, the window's first run would
+        # take them all (a one-time pass for libraries indexed before they were kept).
+        catalog.store_signatures([(pid, *signs[int(rel.rsplit("_", 1)[1][:6]) % len(signs)]) for pid, rel in chunk])
+    # The vector index's cache, saved as an index run leaves it (without it the window's first
+    # open builds it from SQLite: a different, one-time case).
+    cache = index_cache_of(lib)
+    cache.get()
+    cache.save()
+    # Keyed as the window keys them (the library's id and the photo's place in it): keyed by
+    # their absolute paths, as until 2026-11-27, the window found none of them and made every
+    # one it showed in the first run after the set-up.
+    place = LibraryPlace(root, lib.library_id)
     lib.close()
     side = 160  # the default thumbnail size, at a device pixel ratio of 1 (offscreen)
-    cache = app_dirs(data_dir).thumbnails
+    thumbnails = app_dirs(data_dir).thumbnails
     for rel in rels:
-        make_thumbnail(root / rel, side, cache)
+        make_thumbnail(root / rel, side, thumbnails, place)
     done.write_text("ok")
 
 
