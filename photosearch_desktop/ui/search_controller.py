@@ -250,14 +250,19 @@ class SearchController(QObject):
         try:
             term = refinement(text, info.root if info is not None else None)
         except LibraryError as exc:  # "0: people": no weight
-            self.status.emit(describe_error(exc).text, 8000)
+            self._refused(text, describe_error(exc).text)
             return
         if term is None:
             return
         if term.kind == "text" and info is not None and not info.supports_text:
-            self.status.emit(f"{info.model_name} understands photos only: refine with photos instead.", 8000)
+            self._refused(text, f"{info.model_name} understands photos only: refine with photos instead.")
             return
         self.run(self.query.with_term(term))
+
+    def _refused(self, text: str, why: str) -> None:
+        """Say why, and give the words back to the refine field to correct."""
+        self.header.refine_field.setText(text)
+        self.status.emit(why, 8000)
 
     def remove_term(self, position: int) -> None:
         if self.query is None:

@@ -110,6 +110,8 @@ def test_browse_refine_save_restart_and_export(qtbot, tmp_path: Path, data_dir: 
     qtbot.keyClick(window.header.refine_field, Qt.Key.Key_Return)
     assert "must be a number above 0" in window.statusBar().currentMessage()
     assert len(window.header.term_texts()) == 3
+    assert window.header.refine_field.text() == "0: 2019/Trips/trip_06.jpg"  # given back to correct
+    window.header.refine_field.clear()
 
     # Saved under a name: it is listed, and outlives the window.
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Trips, not trip 5", True)))
