@@ -396,10 +396,11 @@ def browse_setup(work: Path, count: int) -> None:
         picture = load_image(path, min_side=DECODE_MIN_SIDE).image  # as an index run decodes it
         signs.append((perceptual_hash(picture), take_signature(picture)))
     rels = [f"{2015 + i % 10}/event{i // 1000:03d}/img_{i:06d}.jpg" for i in range(count)]
-    for i, rel in enumerate(rels):
+    blob_of = {rel: i % len(blobs) for i, rel in enumerate(rels)}
+    for rel in rels:
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blobs[i % len(blobs)])
+        target.write_bytes(blobs[blob_of[rel]])
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
     lib = Library(root, data_dir=data_dir, model=model, weights=weights)
     catalog = catalog_of(lib)
@@ -418,7 +419,7 @@ def browse_setup(work: Path, count: int) -> None:
         catalog.store_batch([(pid, v, m, None) for (pid, _), v, m in zip(chunk, vectors, metas, strict=True)], [])
         # As an index run leaves them: without pixel signatures, the window's first run would
         # take them all (a one-time pass for libraries indexed before they were kept).
-        catalog.store_signatures([(pid, *signs[int(rel.rsplit("_", 1)[1][:6]) % len(signs)]) for pid, rel in chunk])
+        catalog.store_signatures([(pid, *signs[blob_of[rel]]) for pid, rel in chunk])
     # The vector index's cache, saved as an index run leaves it (without it the window's first
     # open builds it from SQLite: a different, one-time case).
     cache = index_cache_of(lib)
